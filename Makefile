@@ -1,0 +1,38 @@
+# The two commands a new machine needs are `make demo` and `make test`.
+GO        ?= go
+BIN       := bin/sidecar
+TEST_FLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: all build test vet unit demo bench fuzz clean deps
+
+all: build
+
+build:
+	bash scripts/build.sh $(BIN)
+
+deps:
+	bash scripts/deps.sh test
+
+# The whole suite, real MariaDB and NATS servers included (each test starts
+# its own on free ports). Under CI=1 a server that cannot start fails the run.
+test: deps
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+# Pure unit tests only: no server is started.
+unit:
+	$(GO) test -count=1 -short ./...
+
+demo: build
+	bash scripts/deps.sh demo
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/deps.sh bench
+	bash bench/run.sh
+
+fuzz:
+	$(GO) test ./mycnf -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+clean:
+	rm -rf bin .demo

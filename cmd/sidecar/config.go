@@ -1,0 +1,494 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+)
+
+// envPrefix starts every variable the sidecar reads.
+const envPrefix = "SIDECAR_"
+
+// Derived server ids live in the top of the id space, which real servers
+// rarely use, so that the pseudo-replica never collides with a replica: on
+// MariaDB a shared server_id evicts the real replica's dump thread.
+const (
+	derivedServerIDMin = 4000000000
+	derivedServerIDMax = 4294967295
+)
+
+// Config is the whole configuration, read from SIDECAR_* environment
+// variables. Defaults are in the tags; contract.md is the reference and
+// deploy/env.example lists them for operators (keep all three in step).
+type Config struct {
+	MySQL MySQLConfig `envPrefix:"MYSQL_"`
+
+	ServerID uint32 `env:"SERVER_ID"` // 0: derived from Instance
+	Cluster  string `env:"CLUSTER" envDefault:"default"`
+	Instance string `env:"INSTANCE"` // empty: host name
+	Start    string `env:"START" envDefault:"end"`
+
+	HeartbeatPeriod time.Duration `env:"HEARTBEAT_PERIOD" envDefault:"1s"`
+	PollInterval    time.Duration `env:"POLL_INTERVAL" envDefault:"5s"`
+	StatsInterval   time.Duration `env:"STATS_INTERVAL" envDefault:"10s"`
+
+	ExpectedReplicas     string        `env:"EXPECTED_REPLICAS"`
+	ExpectedReplicasFile string        `env:"EXPECTED_REPLICAS_FILE"`
+	ProbeTimeout         time.Duration `env:"PROBE_TIMEOUT" envDefault:"2s"`
+	ZombieGrace          time.Duration `env:"ZOMBIE_GRACE" envDefault:"30s"`
+	KillZombies          bool          `env:"KILL_ZOMBIES" envDefault:"false"`
+
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":9106"`
+
+	NATS NATSConfig `envPrefix:"NATS_"`
+
+	DataDir   string `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+
+	// Derived by loadConfig, not read from the environment.
+	Inventory           []inventory.Entry `env:"-"`
+	InventoryConfigured bool              `env:"-"`
+}
+
+// MySQLConfig says how to reach the server the sidecar watches.
+type MySQLConfig struct {
+	Addr         string `env:"ADDR" envDefault:"127.0.0.1:3306"`
+	User         string `env:"USER" envDefault:"sidecar"`
+	Password     string `env:"PASSWORD"`
+	PasswordFile string `env:"PASSWORD_FILE"`
+	Flavor       string `env:"FLAVOR" envDefault:"auto"`
+	TLSMode      string `env:"TLS" envDefault:"preferred"`
+	TLSCA        string `env:"TLS_CA"`
+}
+
+// NATSConfig says where events go.
+type NATSConfig struct {
+	URL           string `env:"URL" envDefault:"embedded"`
+	EmbeddedAddr  string `env:"EMBEDDED_ADDR" envDefault:"127.0.0.1:4222"`
+	Creds         string `env:"CREDS"`
+	TLSCA         string `env:"TLS_CA"`
+	SubjectPrefix string `env:"SUBJECT_PREFIX" envDefault:"mysql.health"`
+	// Stream is read by hand: set but empty means "core NATS only", which
+	// envDefault cannot express.
+	Stream string `env:"-"`
+}
+
+// DefaultNATSStream is the JetStream stream used when SIDECAR_NATS_STREAM is unset.
+const DefaultNATSStream = "MYSQL_HEALTH"
+
+// Embedded and None are the special values of SIDECAR_NATS_URL.
+const (
+	NATSEmbedded = "embedded"
+	NATSNone     = "none"
+)
+
+// ConfigError lists every bad variable at once, so an operator can fix a
+// Pod spec in one go.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// loadConfig reads and validates the configuration from getenv's view of
+// the environment.
+func loadConfig(environ []string) (Config, error) {
+	envs := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envs[k] = v
+		}
+	}
+	var problems []string
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix, Environment: envs})
+	if err != nil {
+		problems = append(problems, describeParseErrors(err)...)
+	}
+	if v, ok := envs[envPrefix+"NATS_STREAM"]; ok {
+		cfg.NATS.Stream = v
+	} else {
+		cfg.NATS.Stream = DefaultNATSStream
+	}
+	// A variable that did not parse is reported once, not again by the
+	// checks that would see its zero value.
+	for _, line := range cfg.resolve() {
+		key, _, _ := strings.Cut(line, ":")
+		if !reported(problems, key) {
+			problems = append(problems, line)
+		}
+	}
+	if len(problems) > 0 {
+		return cfg, &ConfigError{Problems: problems}
+	}
+	return cfg, nil
+}
+
+func reported(problems []string, key string) bool {
+	for _, p := range problems {
+		if strings.HasPrefix(p, key+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// describeParseErrors turns caarlos0/env's errors into lines that name the
+// variable and what it expected.
+func describeParseErrors(err error) []string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			out = append(out, fmt.Sprintf("%s: %s", keyOfField(pe.Name), expectation(pe.Type)))
+			continue
+		}
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// keyOfField maps a Config field name to its variable. Field names are
+// unique across the nested structs for exactly this reason.
+func keyOfField(name string) string {
+	var walk func(t reflect.Type, prefix string) string
+	walk = func(t reflect.Type, prefix string) string {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if p, ok := f.Tag.Lookup("envPrefix"); ok {
+				if k := walk(f.Type, prefix+p); k != "" {
+					return k
+				}
+				continue
+			}
+			if f.Name == name {
+				tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				return prefix + tag
+			}
+		}
+		return ""
+	}
+	if k := walk(reflect.TypeOf(Config{}), envPrefix); k != "" {
+		return k
+	}
+	return name
+}
+
+func expectation(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(time.Duration(0)):
+		return "want a Go duration such as 500ms, 5s or 1m"
+	case reflect.TypeOf(false):
+		return "want true or false"
+	case reflect.TypeOf(uint32(0)):
+		return "want a whole number from 1 to 4294967295"
+	}
+	return "want a value of type " + t.String()
+}
+
+// resolve derives defaults, reads secret files and checks every value; it
+// returns one line per problem.
+func (c *Config) resolve() []string {
+	var p []string
+	bad := func(key, format string, args ...any) {
+		p = append(p, envPrefix+key+": "+fmt.Sprintf(format, args...))
+	}
+
+	if c.MySQL.PasswordFile != "" {
+		if c.MySQL.Password != "" {
+			bad("MYSQL_PASSWORD_FILE", "set together with SIDECAR_MYSQL_PASSWORD; want only one of them")
+		}
+		b, err := os.ReadFile(c.MySQL.PasswordFile)
+		if err != nil {
+			bad("MYSQL_PASSWORD_FILE", "cannot read %q: %v", c.MySQL.PasswordFile, errors.Unwrap(err))
+		}
+		// Kubernetes secrets and `echo pw > file` end in a newline that is
+		// never part of the password.
+		c.MySQL.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if a := c.MySQL.Addr; !strings.HasPrefix(a, "/") {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad("MYSQL_ADDR", "%q: want host:port or a unix socket path starting with /", a)
+		}
+	}
+	if c.MySQL.User == "" {
+		bad("MYSQL_USER", "empty; want the replication user's name")
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "%q: want one of %s", v, strings.Join(allowed, ", "))
+	}
+	oneOf("MYSQL_FLAVOR", c.MySQL.Flavor, "auto", "mysql", "mariadb")
+	oneOf("MYSQL_TLS", c.MySQL.TLSMode, "disabled", "preferred", "required", "verify-ca", "verify-full")
+	if (c.MySQL.TLSMode == "verify-ca" || c.MySQL.TLSMode == "verify-full") && c.MySQL.TLSCA == "" {
+		bad("MYSQL_TLS_CA", "empty; SIDECAR_MYSQL_TLS=%s needs the CA file that signed the server's certificate", c.MySQL.TLSMode)
+	}
+	readable := func(key, path string) {
+		if path == "" {
+			return
+		}
+		if f, err := os.Open(path); err != nil {
+			bad(key, "cannot read %q: %v", path, errors.Unwrap(err))
+		} else {
+			f.Close()
+		}
+	}
+	readable("MYSQL_TLS_CA", c.MySQL.TLSCA)
+	readable("NATS_CREDS", c.NATS.Creds)
+	readable("NATS_TLS_CA", c.NATS.TLSCA)
+
+	if c.Instance == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			bad("INSTANCE", "empty and the host name is unknown; want a name for this sidecar")
+		}
+		c.Instance = h
+	}
+	if c.Cluster == "" {
+		bad("CLUSTER", "empty; want a cluster name")
+	}
+	if c.ServerID == 0 {
+		c.ServerID = DerivedServerID(c.Instance)
+	}
+	if err := checkStart(c.Start); err != nil {
+		bad("START", "%q: %v", c.Start, err)
+	}
+	positive := func(key string, d, min time.Duration) {
+		if d < min {
+			bad(key, "%s: want at least %s", d, min)
+		}
+	}
+	positive("HEARTBEAT_PERIOD", c.HeartbeatPeriod, 100*time.Millisecond)
+	positive("POLL_INTERVAL", c.PollInterval, 100*time.Millisecond)
+	positive("STATS_INTERVAL", c.StatsInterval, time.Second)
+	positive("PROBE_TIMEOUT", c.ProbeTimeout, 10*time.Millisecond)
+	if c.ZombieGrace < 0 {
+		bad("ZOMBIE_GRACE", "%s: want zero or more", c.ZombieGrace)
+	}
+	// The server counts a heartbeat period above its slave_net_timeout (60 s
+	// by default) as a misconfiguration and the stream would flap.
+	if c.HeartbeatPeriod > 30*time.Second {
+		bad("HEARTBEAT_PERIOD", "%s: want at most 30s (half the server's default slave_net_timeout)", c.HeartbeatPeriod)
+	}
+
+	if c.ExpectedReplicas != "" && c.ExpectedReplicasFile != "" {
+		bad("EXPECTED_REPLICAS_FILE", "set together with SIDECAR_EXPECTED_REPLICAS; want only one of them")
+	}
+	if c.ExpectedReplicas != "" {
+		entries, err := inventory.ParseList(c.ExpectedReplicas)
+		if err != nil {
+			bad("EXPECTED_REPLICAS", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		c.Inventory, c.InventoryConfigured = entries, true
+	}
+	if c.ExpectedReplicasFile != "" {
+		entries, err := readInventoryFile(c.ExpectedReplicasFile)
+		if err != nil {
+			bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		c.Inventory, c.InventoryConfigured = entries, true
+	}
+
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", "%q: want [host]:port such as :9106", c.HTTPAddr)
+	}
+	switch c.NATS.URL {
+	case NATSNone:
+	case NATSEmbedded:
+		if _, _, err := net.SplitHostPort(c.NATS.EmbeddedAddr); err != nil {
+			bad("NATS_EMBEDDED_ADDR", "%q: want host:port such as 127.0.0.1:4222", c.NATS.EmbeddedAddr)
+		}
+	default:
+		for _, u := range c.NATSURLs() {
+			if !strings.Contains(u, "://") && !strings.Contains(u, ":") {
+				bad("NATS_URL", "%q: want embedded, none, or NATS URLs such as nats://host:4222,tls://host:4222", u)
+			}
+		}
+	}
+	if err := subjectPrefixOK(c.NATS.SubjectPrefix); err != nil {
+		bad("NATS_SUBJECT_PREFIX", "%q: %v", c.NATS.SubjectPrefix, err)
+	}
+	if s := c.NATS.Stream; strings.ContainsAny(s, " \t.*>/\\") {
+		bad("NATS_STREAM", "%q: want a JetStream stream name without spaces, '.', '*', '>', '/' or '\\'", s)
+	}
+	if c.DataDir == "" {
+		bad("DATA_DIR", "empty; want a writable directory for the event spool")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "%q: want trace, debug, info, warn or error", c.LogLevel)
+	}
+	oneOf("LOG_FORMAT", c.LogFormat, "json", "console")
+	return p
+}
+
+// NATSURLs splits SIDECAR_NATS_URL into its URLs.
+func (c Config) NATSURLs() []string {
+	var out []string
+	for _, u := range strings.Split(c.NATS.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func readInventoryFile(path string) ([]inventory.Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open inventory: %w", err)
+	}
+	defer f.Close()
+	return inventory.Parse(f)
+}
+
+func subjectPrefixOK(p string) error {
+	if p == "" {
+		return errors.New("empty; want dot-separated tokens such as mysql.health")
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" || strings.ContainsAny(tok, " \t*>") {
+			return errors.New("want dot-separated tokens without spaces, '*' or '>'")
+		}
+	}
+	return nil
+}
+
+// checkStart accepts end, earliest, FILE:POS and gtid:SET.
+func checkStart(s string) error {
+	switch {
+	case s == "end" || s == "earliest":
+		return nil
+	case strings.HasPrefix(s, "gtid:"):
+		if strings.TrimPrefix(s, "gtid:") == "" {
+			return errors.New("empty GTID set; want gtid:0-1-100 (MariaDB) or gtid:uuid:1-100 (MySQL)")
+		}
+		return nil
+	}
+	file, pos, ok := strings.Cut(s, ":")
+	if !ok || file == "" {
+		return errors.New("want end, earliest, FILE:POS or gtid:SET")
+	}
+	if n, err := strconv.ParseUint(pos, 10, 32); err != nil || n < 4 {
+		return fmt.Errorf("position %q: want a number of at least 4", pos)
+	}
+	return nil
+}
+
+// DerivedServerID maps an instance name to a stable server_id in
+// 4000000000–4294967295, so that a restarted sidecar keeps its id (on
+// MariaDB its new dump thread then replaces its old one instead of leaving
+// a zombie) and two sidecars rarely collide.
+func DerivedServerID(instance string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(instance))
+	span := uint64(derivedServerIDMax - derivedServerIDMin + 1)
+	return uint32(derivedServerIDMin + uint64(h.Sum32())%span)
+}
+
+// MySQLTLS builds the TLS configuration for SIDECAR_MYSQL_TLS. It returns nil
+// for disabled; for preferred a config that skips verification, which the
+// adapters drop when the server offers no TLS.
+func (c Config) MySQLTLS() (*tls.Config, error) {
+	mode := c.MySQL.TLSMode
+	if mode == "disabled" {
+		return nil, nil
+	}
+	host, _, _ := net.SplitHostPort(c.MySQL.Addr)
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if mode == "preferred" || mode == "required" {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(c.MySQL.TLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("read SIDECAR_MYSQL_TLS_CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("SIDECAR_MYSQL_TLS_CA %q: no PEM certificate found", c.MySQL.TLSCA)
+	}
+	cfg.RootCAs = pool
+	if mode == "verify-ca" {
+		// Verify the chain but not the host name: Go has no switch for
+		// that, so verify by hand.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, 0, len(raw))
+			for _, r := range raw {
+				cert, err := x509.ParseCertificate(r)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, cert)
+			}
+			if len(certs) == 0 {
+				return errors.New("server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range certs[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
+			return err
+		}
+	}
+	return cfg, nil
+}
+
+// Redacted returns the configuration as it is logged at start: secrets
+// replaced, file names kept.
+func (c Config) Redacted() map[string]any {
+	secret := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	return map[string]any{
+		"mysql_addr": c.MySQL.Addr, "mysql_user": c.MySQL.User,
+		"mysql_password": secret(c.MySQL.Password), "mysql_password_file": c.MySQL.PasswordFile,
+		"mysql_flavor": c.MySQL.Flavor, "mysql_tls": c.MySQL.TLSMode, "mysql_tls_ca": c.MySQL.TLSCA,
+		"server_id": c.ServerID, "cluster": c.Cluster, "instance": c.Instance, "start": c.Start,
+		"heartbeat_period": c.HeartbeatPeriod.String(), "poll_interval": c.PollInterval.String(),
+		"stats_interval": c.StatsInterval.String(), "expected_replicas": len(c.Inventory),
+		"expected_replicas_file": c.ExpectedReplicasFile, "probe_timeout": c.ProbeTimeout.String(),
+		"zombie_grace": c.ZombieGrace.String(), "kill_zombies": c.KillZombies, "http_addr": c.HTTPAddr,
+		"nats_url": redactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
+		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
+		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,
+		"data_dir": c.DataDir, "log_level": c.LogLevel, "log_format": c.LogFormat,
+	}
+}
+
+// redactURLs hides user:password@ in NATS URLs.
+func redactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, u := range parts {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+				parts[i] = u[:scheme+3] + "[redacted]" + u[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}

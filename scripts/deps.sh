@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the servers and tools the tests, the
+# demo and the benchmarks start themselves. Only what is missing is
+# installed, so on a prepared machine this is a no-op. Packaged services are
+# not started (and need not be): every test starts its own throwaway server.
+#   usage: scripts/deps.sh [test|demo|bench]
+set -euo pipefail
+want=(mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb-admin:mariadb-client
+      mariadb-binlog:mariadb-client nats-server:nats-server)
+case "${1:-test}" in
+  test) want+=(puppet:puppet promtool:prometheus) ;;
+  bench) want+=(sysbench:sysbench) ;;
+  demo) ;;
+esac
+missing=()
+for pair in "${want[@]}"; do
+  bin=${pair%%:*} pkg=${pair#*:}
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d may refuse to start the packaged services; that is fine.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
