@@ -135,9 +135,20 @@ type Snapshot struct {
 	BehindBytes int64    `json:"behind_bytes"`
 	LagSeconds  float64  `json:"lag_seconds"`
 
+	// CaughtUp is true while the stream has received everything the server
+	// has written: a heartbeat arrived at exactly Position and no newer
+	// event or server end has been seen since. LagSeconds is 0 then.
+	CaughtUp bool `json:"caught_up"`
+
 	LargestTransaction Transaction `json:"largest_transaction"`
 	TopTables          []TableStat `json:"top_tables"`
 	Gaps               []Gap       `json:"gaps,omitempty"`
+
+	// TxBytesHist and TxRowsHist are the distributions of transaction size
+	// in bytes (bounds TxBytesBuckets) and in changed rows (TxRowsBuckets)
+	// since the sidecar started.
+	TxBytesHist Histogram `json:"tx_bytes_hist"`
+	TxRowsHist  Histogram `json:"tx_rows_hist"`
 }
 
 // Stalled reports whether the stream is connected but has received nothing,

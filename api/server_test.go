@@ -1,0 +1,158 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+func testServer(snap stream.Snapshot, live error) *httptest.Server {
+	s := New(":0", Sources{
+		Stream: func() stream.Snapshot { return snap },
+		Health: func() health.Report { return health.Report{Health: health.StatusDegraded} },
+		Bus:    func() events.Stats { return events.Stats{} },
+		Live:   func() error { return live },
+	}, zerolog.Nop())
+	return httptest.NewServer(s.Handler())
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServer_Probes(t *testing.T) {
+	now := time.Now()
+	down := stream.Snapshot{At: now, HeartbeatPeriod: time.Second, LastError: "access denied", Hint: "GRANT REPLICATION SLAVE"}
+	srv := testServer(down, nil)
+	defer srv.Close()
+
+	code, body := get(t, srv.URL+"/livez")
+	if code != 200 {
+		t.Errorf("/livez = %d %s, want 200 even with the stream down", code, body)
+	}
+	code, body = get(t, srv.URL+"/readyz")
+	var rz struct {
+		Ready   bool     `json:"ready"`
+		Reasons []string `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(body), &rz); err != nil {
+		t.Fatalf("/readyz body %q: %v", body, err)
+	}
+	if code != 503 || rz.Ready || len(rz.Reasons) != 1 || !strings.Contains(rz.Reasons[0], "GRANT REPLICATION SLAVE") {
+		t.Errorf("/readyz = %d %+v, want 503 with the fix in the reason", code, rz)
+	}
+
+	up := stream.Snapshot{At: now, HeartbeatPeriod: time.Second, Connected: true, ConnectedSince: now.Add(-time.Minute), LastReceived: now}
+	srv2 := testServer(up, errors.New("binlog stream loop exited"))
+	defer srv2.Close()
+	if code, _ := get(t, srv2.URL+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d, want 200", code)
+	}
+	if code, body := get(t, srv2.URL+"/livez"); code != 503 || !strings.Contains(body, "loop exited") {
+		t.Errorf("/livez = %d %s, want 503 naming the loop", code, body)
+	}
+}
+
+func TestServer_Status(t *testing.T) {
+	srv := testServer(stream.Snapshot{Position: stream.Position{File: "b.000001", Pos: 4}}, nil)
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/status")
+	if code != 200 {
+		t.Fatalf("/status = %d", code)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"health", "server", "stream", "dump_threads", "replicas", "semisync", "inventory", "problems", "checks"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("/status lacks key %q", k)
+		}
+	}
+	if string(doc["health"]) != `"degraded"` {
+		t.Errorf("health = %s", doc["health"])
+	}
+	if !strings.Contains(string(doc["stream"]), `"file": "b.000001"`) {
+		t.Errorf("stream = %s, want the live snapshot", doc["stream"])
+	}
+}
+
+// TestServer_Metrics checks the contract's families, each with every known
+// label value present at 0 from the start, and that promtool accepts the
+// exposition.
+func TestServer_Metrics(t *testing.T) {
+	srv := testServer(stream.Snapshot{BehindBytes: -1}, nil)
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	want := []string{
+		`binlog_sidecar_stream_events_total{type="write_rows"} 0`,
+		`binlog_sidecar_stream_events_total{type="annotate_rows"} 0`,
+		`binlog_sidecar_stream_events_total{type="heartbeat"} 0`,
+		`binlog_sidecar_stream_bytes_total 0`,
+		`binlog_sidecar_stream_rows_total{op="update"} 0`,
+		`binlog_sidecar_stream_transactions_total 0`,
+		`binlog_sidecar_stream_lag_seconds 0`,
+		`binlog_sidecar_stream_connected 0`,
+		`binlog_sidecar_stream_reconnects_total 0`,
+		`binlog_sidecar_dump_threads{state="idle"} 0`,
+		`binlog_sidecar_dump_threads{state="terminating"} 0`,
+		`binlog_sidecar_replicas{status="zombie"} 0`,
+		`binlog_sidecar_replicas{status="expected"} 0`,
+		`binlog_sidecar_semisync_clients 0`,
+		`binlog_sidecar_semisync_waiting_sessions 0`,
+		`binlog_sidecar_problem_active{type="replica.missing"} 0`,
+		`binlog_sidecar_problem_active{type="dump_thread.zombie"} 0`,
+		`binlog_sidecar_health_status 1`,
+		`binlog_sidecar_events_published_total{type="semisync.degraded"} 0`,
+		`binlog_sidecar_events_published_total{type="stream.stats"} 0`,
+		`binlog_sidecar_events_pending 0`,
+		`binlog_sidecar_events_dropped_total 0`,
+		`binlog_sidecar_process_cpu_seconds_total`,
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "binlog_sidecar_") {
+			t.Errorf("family without the binlog_sidecar_ prefix: %s", line)
+		}
+	}
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not installed (make deps installs the prometheus package)")
+		}
+		t.Skip("promtool not installed")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/api"
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
+)
+
+// shutdownFlush bounds the delivery of pending events on SIGTERM (the
+// contract's 10 s); what is left stays in the spool for the next start.
+const shutdownFlush = 10 * time.Second
+
+// run is the daemon: load config, build the components, run their loops
+// until ctx ends, then close them in reverse order.
+func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log.Info().Str("version", version).Str("commit", commit).Fields(cfg.Redacted()).Msg("starting")
+
+	tlsCfg, err := cfg.MySQLTLS()
+	if err != nil {
+		return &ConfigError{Problems: []string{err.Error()}}
+	}
+	flavor := cfg.MySQL.Flavor
+	if flavor == "auto" {
+		flavor = binlog.FlavorAuto
+	}
+
+	// Listen first: a taken port is a fatal start-up error, reported before
+	// anything connects to the database.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on SIDECAR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+
+	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: cfg.HeartbeatPeriod})
+	source := binlog.New(binlog.Config{
+		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: flavor,
+		TLS: tlsCfg, ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
+	}, meter, log)
+
+	sink, embedded, err := openSink(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	builder := events.NewBuilder(cfg.Cluster, cfg.Instance)
+
+	inv := inventory.Static(cfg.Inventory, cfg.InventoryConfigured)
+	if cfg.ExpectedReplicasFile != "" {
+		inv = inventory.File(cfg.ExpectedReplicasFile)
+	}
+	var monitor *health.Monitor
+	serverOf := func() health.Server { return monitor.Report().Server }
+	monitor = health.NewMonitor(health.Options{
+		PollInterval: cfg.PollInterval, ProbeTimeout: cfg.ProbeTimeout, ZombieGrace: cfg.ZombieGrace,
+		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
+		SelfServerID: cfg.ServerID, Stream: meter.Snapshot,
+		OnTransition: func(tr health.Transition) {
+			builder.SetServer(serverOf())
+			sink.Publish(builder.FromTransition(tr))
+		},
+		OnHealthChange: func(from, to health.Status, _ time.Time) {
+			sink.Publish(builder.HealthChanged(from, to, monitor.Report().Problems))
+		},
+		OnKill: func(k health.KillReport) {
+			sink.Publish(builder.DumpThreadKilled(k.ThreadID, k.Subject, k.Reason, k.Err))
+		},
+	}, probe.New(probe.Config{
+		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg,
+	}, log), log)
+
+	loops := &loopSet{}
+	httpSrv := api.New(cfg.HTTPAddr, api.Sources{
+		Stream: meter.Snapshot, Health: monitor.Report, Bus: sink.Stats,
+		Live: func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
+	}, log)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loops.start(runCtx, cancel, "binlog stream", source.Run)
+	loops.start(runCtx, cancel, "health monitor", monitor.Run)
+	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
+		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, serverOf)
+	})
+	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
+	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
+		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": cfg.ServerID}))
+
+	<-runCtx.Done()
+	loopErr := loops.wait()
+	log.Info().Msg("stopping")
+
+	builder.SetServer(serverOf())
+	sink.Publish(builder.Lifecycle(events.TypeSidecarStopping, "binlog-sidecar is stopping", nil))
+	fctx, fcancel := context.WithTimeout(context.Background(), shutdownFlush)
+	defer fcancel()
+	if err := sink.Close(fctx); err != nil {
+		// Not fatal: undelivered events stay in the spool for the next start.
+		log.Warn().Err(err).Msg("events left in the spool at shutdown")
+	}
+	if embedded != nil {
+		if err := embedded.Shutdown(fctx); err != nil {
+			log.Warn().Err(err).Msg("embedded nats shutdown")
+		}
+	}
+	log.Info().Msg("stopped")
+	return loopErr
+}
+
+// openSink starts where events go: nowhere but the log (none), an
+// in-process NATS server (embedded), or the NATS servers named.
+func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink, *bus.Embedded, error) {
+	if cfg.NATS.URL == NATSNone {
+		return events.LogOnly(log), nil, nil
+	}
+	urls := cfg.NATSURLs()
+	var emb *bus.Embedded
+	if cfg.NATS.URL == NATSEmbedded {
+		var err error
+		emb, err = bus.StartEmbedded(ctx, bus.Options{Addr: cfg.NATS.EmbeddedAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded nats on SIDECAR_NATS_EMBEDDED_ADDR %s: %w", cfg.NATS.EmbeddedAddr, err)
+		}
+		urls = []string{emb.ClientURL()}
+	}
+	pub, err := events.New(events.Options{
+		URLs: urls, CredsFile: cfg.NATS.Creds, TLSCAFile: cfg.NATS.TLSCA, SubjectPrefix: cfg.NATS.SubjectPrefix,
+		Stream: cfg.NATS.Stream, DataDir: cfg.DataDir, Cluster: cfg.Cluster, Instance: cfg.Instance,
+	}, log)
+	if err == nil {
+		err = pub.Start(ctx)
+	}
+	if err != nil {
+		if emb != nil {
+			emb.Shutdown(context.Background())
+		}
+		return nil, nil, fmt.Errorf("start event publisher: %w", err)
+	}
+	return pub, emb, nil
+}
+
+// streamEvents publishes stream.stats every interval and a stream.gap as
+// soon as the stream records one.
+func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter, b *events.Builder, sink events.Sink, server func() health.Server) error {
+	gapCheck := time.NewTicker(time.Second)
+	defer gapCheck.Stop()
+	stats := time.NewTicker(every)
+	defer stats.Stop()
+	meter.TakeInterval() // the first interval starts now
+	gaps := len(meter.Snapshot().Gaps)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-gapCheck.C:
+			snap := meter.Snapshot()
+			for _, g := range snap.Gaps[min(gaps, len(snap.Gaps)):] {
+				b.SetServer(server())
+				sink.Publish(b.GapEvent(g))
+			}
+			gaps = len(snap.Gaps)
+		case <-stats.C:
+			b.SetServer(server())
+			sink.Publish(b.Stats(meter.TakeInterval(), meter.Snapshot()))
+		}
+	}
+}
+
+// loopSet runs the daemon's long-lived loops. The first loop to fail stops
+// them all; /livez reports whether every loop still runs.
+type loopSet struct {
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	exited []string
+	err    error
+}
+
+func (l *loopSet) start(ctx context.Context, cancel context.CancelFunc, name string, fn func(context.Context) error) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		err := fn(ctx)
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if ctx.Err() == nil {
+			l.exited = append(l.exited, name)
+			if err == nil {
+				err = errors.New("exited")
+			}
+		}
+		if err != nil && l.err == nil {
+			l.err = fmt.Errorf("%s: %w", name, err)
+			cancel()
+		}
+	}()
+}
+
+func (l *loopSet) wait() error {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// live is nil while every loop runs and the health monitor completed a poll
+// recently. Each poll read has its own timeout, so a dead database never
+// stops polls from completing: liveness does not depend on MySQL.
+func (l *loopSet) live(lastPoll time.Time, poll time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.exited) > 0 {
+		return fmt.Errorf("loop exited: %v", l.exited)
+	}
+	if limit := 10*poll + time.Minute; !lastPoll.IsZero() && time.Since(lastPoll) > limit {
+		return fmt.Errorf("health monitor completed no poll for %s (limit %s)", time.Since(lastPoll).Round(time.Second), limit)
+	}
+	return nil
+}

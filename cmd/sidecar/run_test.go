@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func getJSON(url string, v any) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, json.Unmarshal(b, v)
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRun_EndToEnd runs the daemon against a real primary with a real
+// replica and the embedded bus: ready, figures exact, events on NATS, and a
+// clean shutdown on cancel.
+func TestRun_EndToEnd(t *testing.T) {
+	testdb.Require(t)
+	primary := testdb.StartPrimary(t, testdb.Options{Name: "runp"})
+	replica := testdb.StartReplica(t, primary, testdb.Options{Name: "runr", Extra: []string{"--report-host=127.0.0.1"}})
+	primary.Exec(t, "CREATE TABLE sbtest.t (id INT PRIMARY KEY, v VARCHAR(20))")
+
+	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
+	env := []string{
+		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+		"SIDECAR_INSTANCE=db-1", "SIDECAR_CLUSTER=test", "SIDECAR_HEARTBEAT_PERIOD=200ms",
+		"SIDECAR_POLL_INTERVAL=300ms", "SIDECAR_STATS_INTERVAL=1s", "SIDECAR_PROBE_TIMEOUT=300ms",
+		fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
+		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_EMBEDDED_ADDR=" + natsAddr,
+		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=warn",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env, io.Discard, &stderr) }()
+
+	base := "http://" + httpAddr
+	waitFor(t, "/readyz 200", 20*time.Second, func() bool {
+		var v any
+		code, _ := getJSON(base+"/readyz", &v)
+		return code == 200
+	})
+
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("mysql.health.test.db-1.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 1; i <= 10; i++ {
+		primary.Exec(t, fmt.Sprintf("INSERT INTO sbtest.t VALUES (%d, 'x')", i))
+	}
+	primary.Exec(t, "UPDATE sbtest.t SET v='y' WHERE id <= 4")
+	primary.Exec(t, "DELETE FROM sbtest.t WHERE id = 10")
+
+	type statusDoc struct {
+		Health string `json:"health"`
+		Stream struct {
+			Rows struct{ Insert, Update, Delete uint64 } `json:"rows"`
+		} `json:"stream"`
+		Replicas []struct {
+			Address string `json:"address"`
+			Status  string `json:"status"`
+		} `json:"replicas"`
+		Problems []struct {
+			Type string `json:"type"`
+		} `json:"problems"`
+	}
+	var st statusDoc
+	waitFor(t, "rows in /status", 20*time.Second, func() bool {
+		st = statusDoc{}
+		getJSON(base+"/status", &st)
+		r := st.Stream.Rows
+		return r.Insert == 10 && r.Update == 4 && r.Delete == 1
+	})
+	waitFor(t, "health ok with the replica connected", 20*time.Second, func() bool {
+		st = statusDoc{}
+		getJSON(base+"/status", &st)
+		return st.Health == "ok" && len(st.Replicas) == 1 && st.Replicas[0].Status == "connected"
+	})
+
+	seen := map[string]bool{}
+	deadline := time.Now().Add(15 * time.Second)
+	for !seen["binlog_sidecar.stream.stats"] && time.Now().Before(deadline) {
+		msg, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		var ev struct{ Type string }
+		json.Unmarshal(msg.Data, &ev)
+		seen[ev.Type] = true
+	}
+	if !seen["binlog_sidecar.stream.stats"] {
+		t.Errorf("no stream.stats event on NATS; saw %v", seen)
+	}
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`binlog_sidecar_stream_rows_total{op="insert"} 10`, `binlog_sidecar_replicas{status="connected"} 1`, `binlog_sidecar_health_status 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return within 20 s of cancel")
+	}
+	if strings.Contains(stderr.String(), "sidecar\"") && strings.Contains(stderr.String(), "password\":\"sidecar") {
+		t.Error("the log contains the password")
+	}
+}
+
+func TestMainCode_ConfigErrorExits2(t *testing.T) {
+	var stderr bytes.Buffer
+	code := mainCode([]string{"run"}, []string{"SIDECAR_POLL_INTERVAL=soon", "SIDECAR_MYSQL_FLAVOR=oracle"}, io.Discard, &stderr)
+	if code != exitConfig {
+		t.Errorf("exit code = %d, want %d", code, exitConfig)
+	}
+	for _, want := range []string{"SIDECAR_POLL_INTERVAL", "SIDECAR_MYSQL_FLAVOR"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q does not name %s", stderr.String(), want)
+		}
+	}
+}
+
+func TestMainCode_Version(t *testing.T) {
+	var out bytes.Buffer
+	if code := mainCode([]string{"version"}, nil, &out, io.Discard); code != 0 || !strings.Contains(out.String(), "sidecar dev") {
+		t.Errorf("version: code %d, output %q", code, out.String())
+	}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/validate"
+)
+
+// Exit codes of `sidecar validate` and `sidecar audit`, per the contract.
+const (
+	exitClean     = 0 // no error-level finding
+	exitFindings  = 1 // at least one error-level finding
+	exitCannotRun = 2 // unreadable file, parse error, bad flag, no connection
+)
+
+// sqlGlobalVariables reads every variable, so --live is tolerant of names a
+// server version lacks: absent simply means unset.
+const sqlGlobalVariables = "SHOW GLOBAL VARIABLES"
+
+// liveTimeout bounds connecting to and reading from the server for --live.
+const liveTimeout = 10 * time.Second
+
+const validateUsage = `usage: sidecar validate [--format text|json] [--inventory FILE] [--live] [--sidecar-server-id N] FILE...
+
+Checks MySQL/MariaDB option files (one per server of a topology) for
+replication misconfiguration. Exit 0: no error; 1: error findings; 2: could not run.
+`
+
+type validateArgs struct {
+	format    string
+	inventory string
+	live      bool
+	sidecarID uint
+	files     []string
+}
+
+// parseValidateArgs accepts flags before and after the files, because
+// Puppet's validate_cmd puts the file (%) wherever the manifest says.
+func parseValidateArgs(args []string) (validateArgs, error) {
+	var a validateArgs
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.format, "format", "text", "text or json")
+	fs.StringVar(&a.inventory, "inventory", "", "expected replicas, one `host[:port][ semisync]` a line")
+	fs.BoolVar(&a.live, "live", false, "also check the server named by SIDECAR_MYSQL_*")
+	fs.UintVar(&a.sidecarID, "sidecar-server-id", 0, "the sidecar's server_id, checked for uniqueness")
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return a, err
+		}
+		next := fs.Args()
+		if len(next) == 0 {
+			break
+		}
+		if i := len(args) - len(next); i > 0 && args[i-1] == "--" {
+			a.files = append(a.files, next...) // after "--" everything is a file
+			break
+		}
+		a.files, rest = append(a.files, next[0]), next[1:]
+	}
+	switch {
+	case a.format != "text" && a.format != "json":
+		return a, fmt.Errorf("--format %q: want text or json", a.format)
+	case a.sidecarID > 1<<32-1:
+		return a, fmt.Errorf("--sidecar-server-id %d: want 1 to 4294967295", a.sidecarID)
+	case len(a.files) == 0 && !a.live:
+		return a, errors.New("no option file given")
+	}
+	return a, nil
+}
+
+// validateCommand implements `sidecar validate`.
+func validateCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	a, err := parseValidateArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar validate: %v\n%s", err, validateUsage)
+		return exitCannotRun
+	}
+	in, err := validateInput(ctx, a, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar validate: %v\n", err)
+		return exitCannotRun
+	}
+	findings := validate.Check(in)
+	var names []string
+	for _, s := range in.Servers {
+		names = append(names, s.Name)
+	}
+	sum := validate.Summarize(findings, names)
+	if a.format == "json" {
+		err = validate.WriteJSON(stdout, findings, sum)
+	} else {
+		err = validate.WriteText(stdout, findings, sum)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar validate: write report: %v\n", err)
+		return exitCannotRun
+	}
+	if sum.Errors > 0 {
+		return exitFindings
+	}
+	return exitClean
+}
+
+// validateInput reads the files, the inventory, the sidecar's settings
+// (only when some SIDECAR_* variable is set, so a Puppet run on a database
+// host is judged on the files alone) and, with --live, the server.
+func validateInput(ctx context.Context, a validateArgs, environ []string) (validate.Input, error) {
+	var in validate.Input
+	for _, path := range a.files {
+		f, err := mycnf.Load(path)
+		if err != nil {
+			return in, err
+		}
+		in.Servers = append(in.Servers, validate.Server{Name: path, File: f})
+	}
+	if a.inventory != "" {
+		entries, err := readInventoryFile(a.inventory) // config.go: the daemon reads the same format
+		if err != nil {
+			return in, fmt.Errorf("%s: %w", a.inventory, err)
+		}
+		in.Inventory, in.InventoryFile, in.HasInventory = entries, a.inventory, true
+	}
+
+	configured := false
+	for _, kv := range environ {
+		configured = configured || strings.HasPrefix(kv, envPrefix)
+	}
+	var cfg Config
+	if configured || a.live {
+		var err error
+		cfg, err = loadConfig(environ)
+		var cerr *ConfigError
+		switch {
+		case errors.As(err, &cerr):
+			if a.live && hasProblem(cerr, "SIDECAR_MYSQL_") {
+				return in, fmt.Errorf("--live: %w", err)
+			}
+		case err != nil:
+			return in, err
+		}
+		if configured {
+			in.Sidecar = &validate.Sidecar{ServerID: cfg.ServerID, Flavor: cfg.MySQL.Flavor,
+				ServerIDFrom: "derived from the instance name " + cfg.Instance}
+			if envSet(environ, envPrefix+"SERVER_ID") {
+				in.Sidecar.ServerIDFrom = envPrefix + "SERVER_ID"
+			}
+			if cerr != nil {
+				in.Sidecar.Problems = cerr.Problems
+			}
+		}
+		if !in.HasInventory && cfg.InventoryConfigured {
+			in.Inventory, in.HasInventory = cfg.Inventory, true
+			in.InventoryFile = cfg.ExpectedReplicasFile
+			if in.InventoryFile == "" {
+				in.InventoryFile = envPrefix + "EXPECTED_REPLICAS"
+			}
+		}
+	}
+	if a.sidecarID != 0 {
+		if in.Sidecar == nil {
+			in.Sidecar = &validate.Sidecar{Flavor: "auto"}
+		}
+		in.Sidecar.ServerID, in.Sidecar.ServerIDFrom = uint32(a.sidecarID), "--sidecar-server-id"
+	}
+	if a.live {
+		vars, err := readGlobalVariables(ctx, cfg)
+		if err != nil {
+			return in, fmt.Errorf("--live: %w", err)
+		}
+		in.Servers = append(in.Servers, validate.LiveServer("live "+cfg.MySQL.Addr, cfg.MySQL.Addr, vars))
+	}
+	return in, nil
+}
+
+func hasProblem(e *ConfigError, prefix string) bool {
+	for _, p := range e.Problems {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func envSet(environ []string, key string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// readGlobalVariables connects as the sidecar and reads every global
+// variable, names in lower case. TLS "preferred" falls back to plain text
+// when the server offers no TLS, as the contract's mode name promises.
+func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	tlsCfg, err := cfg.MySQLTLS()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := connectMySQL(ctx, cfg, tlsCfg)
+	if err != nil && tlsCfg != nil && cfg.MySQL.TLSMode == "preferred" && strings.Contains(err.Error(), "does not support TLS") {
+		conn, err = connectMySQL(ctx, cfg, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect %s as %s: %w", cfg.MySQL.Addr, cfg.MySQL.User, err)
+	}
+	defer conn.Quit()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	res, err := conn.Execute(sqlGlobalVariables)
+	if err != nil {
+		return nil, fmt.Errorf("read variables: %w", err)
+	}
+	defer res.Close()
+	vars := make(map[string]string, len(res.Values))
+	for i := range res.Values {
+		name, _ := res.GetString(i, 0)
+		value, _ := res.GetString(i, 1)
+		vars[strings.ToLower(name)] = strings.Clone(value)
+	}
+	return vars, nil
+}
+
+func connectMySQL(ctx context.Context, cfg Config, tlsCfg *tls.Config) (*client.Conn, error) {
+	network := "tcp"
+	if strings.HasPrefix(cfg.MySQL.Addr, "/") {
+		network = "unix"
+	}
+	var opts []client.Option
+	if tlsCfg != nil {
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tlsCfg); return nil })
+	}
+	var d net.Dialer
+	return client.ConnectWithDialer(ctx, network, cfg.MySQL.Addr, cfg.MySQL.User, cfg.MySQL.Password, "", d.DialContext, opts...)
+}

@@ -1,0 +1,122 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
+)
+
+// DefaultAddr is where the embedded server listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:4222"
+
+// readyTimeout bounds the wait for the server to accept connections.
+const readyTimeout = 10 * time.Second
+
+// Options configure the embedded server.
+type Options struct {
+	// Addr is host:port to listen on (default DefaultAddr); port 0 picks a free one.
+	Addr string
+	// StoreDir is the JetStream store directory (required).
+	StoreDir string
+}
+
+// Embedded is a running in-process NATS server.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts the server and waits until it accepts connections
+// (at most 10 s, or until ctx is done).
+func StartEmbedded(ctx context.Context, o Options, log zerolog.Logger) (*Embedded, error) {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.StoreDir == "" {
+		return nil, errors.New("start embedded nats: no store directory")
+	}
+	host, portStr, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: address %q: %w", o.Addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("start embedded nats: address %q: bad port", o.Addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "binlog-sidecar", Host: host, Port: port,
+		JetStream: true, StoreDir: o.StoreDir, NoSigs: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	l := logger{log: log.With().Str("component", "nats-server").Logger(), fatal: new(atomic.Pointer[string])}
+	srv.SetLogger(l, true, false)
+	go srv.Start()
+
+	deadline := time.Now().Add(readyTimeout)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		// A fatal error (e.g. the address is in use) is logged, not returned.
+		if f := l.fatal.Load(); f != nil || ctx.Err() != nil || time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			if f != nil {
+				return nil, fmt.Errorf("start embedded nats on %s: %s", o.Addr, *f)
+			}
+			return nil, fmt.Errorf("start embedded nats on %s: not ready", o.Addr)
+		}
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// ClientURL is the URL clients connect to, e.g. nats://127.0.0.1:4222.
+func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Shutdown stops the server and waits until it has stopped, at most until
+// ctx is done. JetStream flushes its store on the way down.
+func (e *Embedded) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shut down embedded nats: %w", ctx.Err())
+	}
+}
+
+// logger routes the server's log to zerolog with a constant message and the
+// server's line in "detail".
+// Fatal lines are kept for StartEmbedded, which reports them.
+type logger struct {
+	log   zerolog.Logger
+	fatal *atomic.Pointer[string]
+}
+
+func (l logger) Noticef(f string, v ...any) { l.emit(l.log.Debug(), f, v) }
+func (l logger) Debugf(f string, v ...any)  { l.emit(l.log.Debug(), f, v) }
+func (l logger) Tracef(string, ...any)      {}
+func (l logger) Warnf(f string, v ...any)   { l.emit(l.log.Warn(), f, v) }
+func (l logger) Errorf(f string, v ...any)  { l.emit(l.log.Error(), f, v) }
+func (l logger) Fatalf(f string, v ...any) {
+	msg := fmt.Sprintf(f, v...)
+	l.fatal.Store(&msg)
+	l.emit(l.log.Error(), "%s", []any{msg})
+}
+
+func (logger) emit(e *zerolog.Event, f string, v []any) {
+	e.Str("detail", fmt.Sprintf(f, v...)).Msg("nats server")
+}

@@ -1,0 +1,8 @@
+// Package bus runs the sidecar's default event bus: a NATS server with
+// JetStream inside the sidecar's own process (SIDECAR_NATS_URL=embedded), so
+// that events are stored and can be consumed with no other service to run.
+// It listens on SIDECAR_NATS_EMBEDDED_ADDR (default 127.0.0.1:4222: loopback
+// only, no authentication) and keeps its JetStream store in
+// SIDECAR_DATA_DIR/nats. Its own log lines go to zerolog at debug level,
+// warnings and errors at their levels. It installs no signal handlers.
+package bus

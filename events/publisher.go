@@ -1,0 +1,670 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
+)
+
+// Defaults for Options, and the JetStream stream the publisher creates when
+// it is missing: file storage, limits retention (old messages go first),
+// kept 7 days or up to 1 GiB, duplicates by Nats-Msg-Id dropped for 2
+// minutes. An existing stream is used as it is.
+const (
+	DefaultSubjectPrefix   = "mysql.health"
+	DefaultStream          = "MYSQL_HEALTH"
+	DefaultMaxPending      = 1024
+	DefaultMaxSpoolBytes   = spool.DefaultMaxBytes
+	DefaultInFlight        = 256
+	DefaultAckTimeout      = 5 * time.Second
+	DefaultStreamMaxAge    = 7 * 24 * time.Hour
+	DefaultStreamMaxBytes  = 1 << 30
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+// Reconnect and retry backoff: exponential from the minimum to the cap, with
+// jitter so a fleet of sidecars does not reconnect in step after an outage.
+const (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 5 * time.Second
+	// errorLogEvery rate-limits repeated error lines of one kind.
+	errorLogEvery = 30 * time.Second
+)
+
+// ErrUndelivered is returned (wrapped) by Close when events were left
+// undelivered; they stay in the spool and go out after the next start.
+var ErrUndelivered = errors.New("events left undelivered")
+
+// Options configure a Publisher.
+type Options struct {
+	// URLs of the NATS servers; tls:// URLs use TLS.
+	URLs      []string
+	CredsFile string // NATS credentials file, optional
+	TLSCAFile string // CA to verify the servers' certificates, optional
+	// SubjectPrefix starts every subject (default DefaultSubjectPrefix).
+	SubjectPrefix string
+	// Stream is the JetStream stream, created if missing; empty: core NATS only.
+	Stream string
+	// DataDir holds the spool, in DataDir/spool.
+	DataDir string
+	// MaxPending bounds the events held in memory before they are spooled
+	// (default DefaultMaxPending).
+	MaxPending int
+	// MaxSpoolBytes bounds the spool on disk (default DefaultMaxSpoolBytes).
+	MaxSpoolBytes int64
+	// InFlight bounds the messages sent and not yet acknowledged (default DefaultInFlight).
+	InFlight int
+	// AckTimeout bounds the wait for a JetStream ack or a core NATS flush,
+	// and each JetStream API call (default DefaultAckTimeout).
+	AckTimeout        time.Duration
+	Cluster, Instance string
+}
+
+// Stats are the publisher's figures for metrics.
+type Stats struct {
+	// Published counts events the server acknowledged, by short type; every
+	// type of Types is present.
+	Published map[string]uint64
+	// Pending counts events produced and not yet acknowledged: Queued + Spooled.
+	Pending int
+	Queued  int // in memory, not yet in the spool
+	Spooled int // in the spool, including those in flight
+	// SpoolBytes is the size of the spool files.
+	SpoolBytes int64
+	// Dropped counts events dropped to keep memory and disk bounded.
+	Dropped   uint64
+	Connected bool
+	JetStream bool // publishing to JetStream (false: core NATS)
+}
+
+// Sink is where events go: a Publisher, or LogOnly when there is no bus.
+type Sink interface {
+	// Publish queues e; it never blocks on the network or the disk.
+	Publish(e Event)
+	Stats() Stats
+	// Close delivers what it can before ctx is done.
+	Close(ctx context.Context) error
+}
+
+var _ Sink = (*Publisher)(nil)
+
+// Publisher sends events to NATS without ever blocking its callers and
+// without losing events: Publish puts the encoded event in a bounded memory
+// queue; a writer goroutine moves it to the spool on disk (fsynced); a
+// sender goroutine reads the spool in order, publishes and, once the server
+// acknowledged, acks the spool. See the package documentation.
+type Publisher struct {
+	opts  Options
+	log   zerolog.Logger
+	spool *spool.Spool
+
+	mu       sync.Mutex // guards the fields below
+	q        queue
+	writing  int // taken by the writer, not yet in the spool
+	dropped  uint64
+	closed   bool
+	started  bool
+	dropLog  limiter
+	pubMu    sync.Mutex
+	pubCount map[string]uint64
+
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	jsMode   atomic.Bool
+	sawJS    bool // touched by the sender only
+	jsWarned bool // touched by the sender only
+	errLog   limiter
+	cancel   context.CancelFunc
+	memCh    chan struct{} // an event entered the memory queue
+	spoolCh  chan struct{} // records entered the spool
+	connCh   chan struct{} // the connection came up
+	drainCh  chan struct{} // closed by Close
+	wDone    chan struct{} // the writer returned
+	sDone    chan struct{} // the sender returned
+}
+
+// New opens the spool in opts.DataDir and returns a Publisher that queues
+// events until Start. Events left in the spool by an earlier run are
+// delivered first once it starts.
+func New(opts Options, log zerolog.Logger) (*Publisher, error) {
+	if opts.SubjectPrefix == "" {
+		opts.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	opts.MaxPending = max(opts.MaxPending, 2)
+	if opts.MaxSpoolBytes <= 0 {
+		opts.MaxSpoolBytes = DefaultMaxSpoolBytes
+	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = DefaultInFlight
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = DefaultAckTimeout
+	}
+	sp, err := spool.Open(filepath.Join(opts.DataDir, "spool"), spool.Options{MaxBytes: opts.MaxSpoolBytes})
+	if err != nil {
+		return nil, fmt.Errorf("new publisher: %w", err)
+	}
+	p := &Publisher{
+		opts: opts, log: log.With().Str("component", "events").Logger(), spool: sp,
+		pubCount: map[string]uint64{},
+		memCh:    make(chan struct{}, 1), spoolCh: make(chan struct{}, 1), connCh: make(chan struct{}, 1),
+		drainCh: make(chan struct{}), wDone: make(chan struct{}), sDone: make(chan struct{}),
+		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery},
+	}
+	for _, t := range Types() {
+		p.pubCount[t] = 0
+	}
+	if n := sp.Unread(); n > 0 {
+		p.log.Info().Int("events", n).Msg("spooled events from an earlier run")
+	}
+	return p, nil
+}
+
+// Start connects to NATS and starts the writer and the sender. The
+// connection is retried forever in the background, so Start fails only on
+// bad options (e.g. an unreadable credentials file). The goroutines are not
+// stopped by ctx being cancelled but by Close, so that a shutdown signal
+// still leaves Close its deadline to flush.
+func (p *Publisher) Start(ctx context.Context) error {
+	for _, f := range []string{p.opts.CredsFile, p.opts.TLSCAFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("start publisher: %w", err)
+		}
+	}
+	nopts := []nats.Option{
+		nats.Name("binlog-sidecar/" + p.opts.Cluster + "/" + p.opts.Instance),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration { return backoff(attempts) }),
+		// No client-side buffer while disconnected: a publish fails at once
+		// and the event waits in the spool, which is bounded and durable.
+		nats.ReconnectBufSize(-1),
+		nats.ConnectHandler(func(nc *nats.Conn) { p.connected(nc, "nats connected") }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { p.connected(nc, "nats reconnected") }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			p.log.Warn().Err(err).Msg("nats disconnected")
+		}),
+	}
+	if p.opts.CredsFile != "" {
+		nopts = append(nopts, nats.UserCredentials(p.opts.CredsFile))
+	}
+	if p.opts.TLSCAFile != "" {
+		nopts = append(nopts, nats.RootCAs(p.opts.TLSCAFile))
+	}
+	nc, err := nats.Connect(strings.Join(p.opts.URLs, ","), nopts...)
+	if err != nil {
+		return fmt.Errorf("start publisher: connect nats: %w", err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(p.opts.AckTimeout))
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("start publisher: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.started {
+		nc.Close()
+		return errors.New("start publisher: already started or closed")
+	}
+	p.nc, p.js, p.started = nc, js, true
+	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go p.writeLoop(ctx)
+	go p.sendLoop(ctx)
+	return nil
+}
+
+func (p *Publisher) connected(nc *nats.Conn, msg string) {
+	p.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg(msg)
+	notify(p.connCh)
+}
+
+// Publish queues e and returns at once: it encodes e (so the caller may
+// change e's maps afterwards) and appends it to the memory queue. When the
+// queue is full it drops the oldest stream.stats event, or if there is none
+// the oldest event, and counts it in Stats.Dropped. Publish after Close
+// drops e.
+func (p *Publisher) Publish(e Event) {
+	body, err := Encode(e)
+	if err != nil {
+		p.log.Error().Err(err).Str("type", e.ShortType()).Str("id", e.ID).Msg("event details not encodable")
+	}
+	typ := e.ShortType()
+	it := item{data: encodeMsg(Subject(p.opts.SubjectPrefix, p.opts.Cluster, p.opts.Instance, typ), e.ID, typ, body), droppable: e.Droppable()}
+
+	p.mu.Lock()
+	var dropped []item
+	if p.closed {
+		dropped = []item{it}
+	} else {
+		dropped = p.q.push(it, p.opts.MaxPending-p.writing)
+	}
+	p.dropped += uint64(len(dropped))
+	total, closed := p.dropped, p.closed
+	logDrop := len(dropped) > 0 && p.dropLog.allow()
+	p.mu.Unlock()
+
+	if logDrop {
+		p.log.Warn().Uint64("dropped_total", total).Bool("closed", closed).Msg("event dropped")
+	}
+	notify(p.memCh)
+}
+
+// writeLoop moves events from memory to the spool until Close has drained
+// the memory queue or ctx is cancelled.
+func (p *Publisher) writeLoop(ctx context.Context) {
+	defer close(p.wDone)
+	draining := false
+	for {
+		select {
+		case <-p.memCh:
+		case <-p.drainCh:
+			draining = true
+		case <-ctx.Done():
+			return
+		}
+		for attempt := 1; ctx.Err() == nil; {
+			p.mu.Lock()
+			// At most half the bound at a time: Publish may fill the rest.
+			batch := p.q.take(p.opts.MaxPending / 2)
+			p.writing = len(batch)
+			p.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			recs := make([]spool.Record, len(batch))
+			for i, it := range batch {
+				recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
+			}
+			n, err := p.spool.Append(recs)
+			p.mu.Lock()
+			p.writing = 0
+			dropped := p.q.requeue(batch[n:], p.opts.MaxPending)
+			p.dropped += uint64(len(dropped))
+			p.mu.Unlock()
+			if n > 0 {
+				notify(p.spoolCh)
+			}
+			if err == nil {
+				attempt = 1
+				continue
+			}
+			if p.errLog.allow() {
+				p.log.Error().Err(err).Int("queued", len(batch)-n).Msg("spool write failed")
+			}
+			sleep(ctx, backoff(attempt))
+			attempt++
+		}
+		if draining {
+			return
+		}
+	}
+}
+
+// sender is the sender goroutine's state.
+type sender struct {
+	p        *Publisher
+	pending  []spool.Record // read from the spool, not yet acknowledged, in order
+	failures int            // consecutive failed rounds
+}
+
+// sendLoop publishes the spool in order until Close finds everything
+// delivered or ctx is cancelled. After any failure it resends from the
+// oldest unacknowledged record (JetStream drops the duplicates by
+// Nats-Msg-Id), so the order on each subject is the order of Publish.
+func (p *Publisher) sendLoop(ctx context.Context) {
+	defer close(p.sDone)
+	s := &sender{p: p}
+	for ctx.Err() == nil && !s.finished() {
+		if !p.nc.IsConnected() {
+			select {
+			case <-p.connCh:
+			case <-ctx.Done():
+			case <-time.After(time.Second): // in case a notification was missed
+			}
+			continue
+		}
+		js, err := p.prepare(ctx)
+		if err == nil {
+			err = s.pump(ctx, js)
+		}
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		s.failures++
+		if p.errLog.allow() {
+			p.log.Warn().Err(err).Int("failures", s.failures).Int("in_flight", len(s.pending)).Msg("publish failed")
+		}
+		sleep(ctx, backoff(s.failures))
+	}
+}
+
+// finished reports whether Close asked to stop and everything is delivered.
+func (s *sender) finished() bool {
+	select {
+	case <-s.p.wDone:
+	default:
+		return false
+	}
+	return s.p.drained() && len(s.pending) == 0 && s.p.spool.Unread() == 0
+}
+
+func (p *Publisher) drained() bool {
+	select {
+	case <-p.drainCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// pump sends until an error, or until finished (nil).
+func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
+	p := s.p
+	for {
+		if len(s.pending) < p.opts.InFlight {
+			recs, err := p.spool.Read(p.opts.InFlight - len(s.pending))
+			s.pending = append(s.pending, recs...)
+			if err != nil {
+				return err
+			}
+		}
+		if len(s.pending) == 0 {
+			if s.finished() {
+				return nil
+			}
+			wake := p.drainCh
+			if p.drained() {
+				wake = p.wDone
+			}
+			select {
+			case <-p.spoolCh:
+			case <-wake:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		var n int
+		var err error
+		if js != nil {
+			n, err = s.sendJS(ctx, js)
+		} else {
+			n, err = s.sendCore()
+		}
+		if n > 0 {
+			s.acked(n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sendJS publishes every pending record asynchronously and waits for the
+// acks in order; it returns how many from the front were acknowledged.
+func (s *sender) sendJS(ctx context.Context, js jetstream.JetStream) (int, error) {
+	futs := make([]jetstream.PubAckFuture, 0, len(s.pending))
+	var pubErr error
+	for _, r := range s.pending {
+		m, err := s.p.natsMsg(r)
+		if err == nil {
+			var f jetstream.PubAckFuture
+			if f, err = js.PublishMsgAsync(m, jetstream.WithExpectStream(s.p.opts.Stream)); err == nil {
+				futs = append(futs, f)
+				continue
+			}
+		}
+		pubErr = fmt.Errorf("publish: %w", err)
+		break
+	}
+	for i, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return i, fmt.Errorf("publish ack: %w", err)
+		case <-ctx.Done():
+			return i, ctx.Err()
+		}
+	}
+	return len(futs), pubErr
+}
+
+// sendCore publishes every pending record and flushes: a successful flush
+// means the server has them all.
+func (s *sender) sendCore() (int, error) {
+	for _, r := range s.pending {
+		m, err := s.p.natsMsg(r)
+		if err == nil {
+			err = s.p.nc.PublishMsg(m)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("publish: %w", err)
+		}
+	}
+	if err := s.p.nc.FlushTimeout(s.p.opts.AckTimeout); err != nil {
+		return 0, fmt.Errorf("flush: %w", err)
+	}
+	return len(s.pending), nil
+}
+
+// acked records that the first n pending records were acknowledged.
+func (s *sender) acked(n int) {
+	p := s.p
+	err := p.spool.Ack(s.pending[n-1].Seq)
+	done := s.pending[:n]
+	s.pending = append(s.pending[:0:0], s.pending[n:]...)
+	if err != nil && p.errLog.allow() {
+		// Not fatal: the records go out again after a restart, as duplicates.
+		p.log.Error().Err(err).Msg("spool ack failed")
+	}
+	p.pubMu.Lock()
+	for _, r := range done {
+		_, _, typ, _, _ := decodeMsg(r.Data)
+		p.pubCount[typ]++
+	}
+	p.pubMu.Unlock()
+	if s.failures > 0 {
+		p.log.Info().Int("failures", s.failures).Msg("publishing recovered")
+		s.failures = 0
+	}
+}
+
+// prepare decides between JetStream and core NATS for this round and makes
+// sure the stream exists. It returns nil for core NATS. Once JetStream was
+// seen it is waited for rather than given up: just after a server restart
+// JetStream answers "not enabled" for a moment, and core publishes then
+// would count as delivered without being stored.
+func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
+	if p.opts.Stream == "" {
+		p.jsMode.Store(false)
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
+	defer cancel()
+	if _, err := p.js.AccountInfo(ctx); err != nil {
+		if !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && !errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return nil, fmt.Errorf("jetstream account info: %w", err)
+		}
+		if p.sawJS {
+			return nil, fmt.Errorf("jetstream unavailable: %w", err)
+		}
+		if !p.jsWarned {
+			p.log.Warn().Err(err).Msg("jetstream not available, publishing with core nats")
+			p.jsWarned = true
+		}
+		p.jsMode.Store(false)
+		return nil, nil
+	}
+	_, err := p.js.Stream(ctx, p.opts.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = p.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: p.opts.Stream, Subjects: []string{p.opts.SubjectPrefix + ".>"},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+			MaxAge: DefaultStreamMaxAge, MaxBytes: DefaultStreamMaxBytes, Duplicates: DefaultDuplicateWindow,
+		})
+		if err == nil {
+			p.log.Info().Str("stream", p.opts.Stream).Msg("jetstream stream created")
+		}
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			err = nil // another sidecar was first
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream stream %s: %w", p.opts.Stream, err)
+	}
+	p.sawJS = true
+	p.jsMode.Store(true)
+	return p.js, nil
+}
+
+func (p *Publisher) natsMsg(r spool.Record) (*nats.Msg, error) {
+	subject, id, _, body, ok := decodeMsg(r.Data)
+	if !ok {
+		return nil, fmt.Errorf("spool record %d: malformed", r.Seq)
+	}
+	m := nats.NewMsg(subject)
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	m.Header.Set("Content-Type", "application/cloudevents+json")
+	m.Data = body
+	return m, nil
+}
+
+// Stats returns the current figures.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	queued, dropped, nc := p.q.len()+p.writing, p.dropped, p.nc
+	p.mu.Unlock()
+	spooled := p.spool.Pending() // never waits for a spool write
+	p.pubMu.Lock()
+	pub := maps.Clone(p.pubCount)
+	p.pubMu.Unlock()
+	return Stats{
+		Published: pub, Pending: queued + spooled, Queued: queued, Spooled: spooled,
+		SpoolBytes: p.spool.Bytes(), Dropped: dropped + p.spool.Dropped(),
+		Connected: nc != nil && nc.IsConnected(), JetStream: p.jsMode.Load(),
+	}
+}
+
+// Close stops taking events, writes the memory queue to the spool and
+// sends what it can until ctx is done; what is left stays in the spool for
+// the next start, and Close then returns an error wrapping ErrUndelivered.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	started := p.started
+	p.mu.Unlock()
+	close(p.drainCh)
+
+	var errs []error
+	if started {
+		select {
+		case <-p.sDone:
+		case <-ctx.Done():
+		}
+		p.cancel()
+		<-p.wDone
+		<-p.sDone
+		p.nc.Close()
+	} else if batch := p.takeAll(); len(batch) > 0 {
+		recs := make([]spool.Record, len(batch))
+		for i, it := range batch {
+			recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
+		}
+		if _, err := p.spool.Append(recs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	st := p.Stats()
+	errs = append(errs, p.spool.Close())
+	if st.Pending > 0 {
+		errs = append(errs, fmt.Errorf("close publisher: %d %w", st.Pending, ErrUndelivered))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Publisher) takeAll() []item {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.q.take(p.q.len())
+}
+
+// encodeMsg packs what the sender needs into one spool record: the
+// subject, id and type (none can hold a newline) and the JSON body.
+func encodeMsg(subject, id, typ string, body []byte) []byte {
+	b := make([]byte, 0, len(subject)+len(id)+len(typ)+3+len(body))
+	b = append(append(append(append(append(append(b, subject...), '\n'), id...), '\n'), typ...), '\n')
+	return append(b, body...)
+}
+
+func decodeMsg(b []byte) (subject, id, typ string, body []byte, ok bool) {
+	parts := bytes.SplitN(b, []byte{'\n'}, 4)
+	if len(parts) != 4 {
+		return "", "", "", nil, false
+	}
+	return string(parts[0]), string(parts[1]), string(parts[2]), parts[3], true
+}
+
+// backoff is the wait before the attempt'th retry.
+func backoff(attempt int) time.Duration {
+	d := backoffMin << min(max(attempt-1, 0), 10)
+	d = min(d, backoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// limiter lets a log line through at most once per every.
+type limiter struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  time.Time
+}
+
+func (l *limiter) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= l.every {
+		l.last = now
+		return true
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+)
+
+// probeUser is the account name the handshake probe logs in as. It should
+// not exist: the probe only completes the exchange so the replica counts an
+// authentication failure (not a blocking handshake error, which after
+// max_connect_errors would block this host) and logs nothing unusual.
+const probeUser = "binlog-sidecar-probe"
+
+// Client capability flags of the handshake response (protocol 4.1).
+const (
+	capLongPassword     = 0x00000001
+	capProtocol41       = 0x00000200
+	capSecureConnection = 0x00008000
+	capPluginAuth       = 0x00080000
+)
+
+// Handshake connects to addr and waits, within timeout, for the MySQL
+// server greeting: protocol version 10 and a server version string. A TCP
+// accept alone proves nothing: the kernel of a SIGSTOPped mysqld still
+// accepts. An ERR packet instead of the greeting (too many connections,
+// host blocked) also proves a live server and counts as OK.
+func Handshake(ctx context.Context, addr string, timeout time.Duration) health.ProbeResult {
+	start := time.Now()
+	res := health.ProbeResult{Addr: addr, At: start}
+	version, err := greet(ctx, addr, start.Add(timeout))
+	res.Took = time.Since(start)
+	res.OK, res.Version = err == nil, version
+	if err != nil {
+		res.Err = err.Error()
+	}
+	return res
+}
+
+// Handshake probes a replica; see the package function.
+func (p *Probe) Handshake(ctx context.Context, addr string, timeout time.Duration) health.ProbeResult {
+	return Handshake(ctx, addr, timeout)
+}
+
+func greet(ctx context.Context, addr string, deadline time.Time) (string, error) {
+	d := net.Dialer{Deadline: deadline}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(deadline); err != nil {
+		return "", fmt.Errorf("set deadline: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+
+	payload, err := readPacket(c)
+	if err != nil {
+		return "", fmt.Errorf("no greeting: %w", err)
+	}
+	version, err := parseGreeting(payload)
+	if err != nil {
+		return "", err
+	}
+	// Best effort, within the same deadline: log in as a user that does not
+	// exist and read the answer, so the replica sees a finished exchange.
+	if _, err := c.Write(handshakeResponse(probeUser)); err == nil {
+		_, _ = readPacket(c)
+	}
+	return version, nil
+}
+
+// parseGreeting returns the server version of an initial handshake packet.
+func parseGreeting(payload []byte) (string, error) {
+	switch {
+	case len(payload) == 0:
+		return "", fmt.Errorf("empty greeting")
+	case payload[0] == 0xff: // ERR instead of a greeting: alive, but refusing us
+		code, msg := uint16(0), ""
+		if len(payload) >= 3 {
+			code = binary.LittleEndian.Uint16(payload[1:3])
+			msg = string(payload[3:])
+		}
+		return fmt.Sprintf("error %d: %s", code, msg), nil
+	case payload[0] != 10:
+		return "", fmt.Errorf("greeting with protocol version %d, want 10", payload[0])
+	}
+	end := bytes.IndexByte(payload[1:], 0)
+	if end < 0 {
+		return "", fmt.Errorf("greeting without a server version")
+	}
+	return string(payload[1 : 1+end]), nil
+}
+
+// readPacket reads one MySQL packet's payload.
+func readPacket(r io.Reader) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
+	payload := make([]byte, n)
+	_, err := io.ReadFull(r, payload)
+	return payload, err
+}
+
+// handshakeResponse is a HandshakeResponse41 for user with an empty
+// password, as packet sequence 1.
+func handshakeResponse(user string) []byte {
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.LittleEndian, uint32(capLongPassword|capProtocol41|capSecureConnection|capPluginAuth))
+	_ = binary.Write(&b, binary.LittleEndian, uint32(1<<24))
+	b.WriteByte(33)           // utf8_general_ci
+	b.Write(make([]byte, 23)) // filler
+	b.WriteString(user)
+	b.WriteByte(0)
+	b.WriteByte(0) // auth response length 0
+	b.WriteString("mysql_native_password")
+	b.WriteByte(0)
+	n := b.Len()
+	return append([]byte{byte(n), byte(n >> 8), byte(n >> 16), 1}, b.Bytes()...)
+}

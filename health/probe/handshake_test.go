@@ -1,0 +1,158 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+)
+
+// fakeServer accepts connections on loopback and lets serve answer each.
+func fakeServer(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func packet(seq byte, payload []byte) []byte {
+	n := len(payload)
+	return append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, payload...)
+}
+
+func TestHandshake(t *testing.T) {
+	greeting := append(append([]byte{10}, "10.11.19-MariaDB"...), 0, 1, 0, 0, 0)
+	hold := func(c net.Conn) { _ = c.SetDeadline(time.Now().Add(2 * time.Second)); _, _ = c.Read(make([]byte, 1)) }
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name    string
+		addr    string
+		wantOK  bool
+		wantVer string
+	}{
+		{"a greeting proves a live server", fakeServer(t, func(c net.Conn) { c.Write(packet(0, greeting)); hold(c) }), true, "10.11.19-MariaDB"},
+		{"an error packet also proves a live server", fakeServer(t, func(c net.Conn) {
+			c.Write(packet(0, append([]byte{0xff, 0x10, 0x04}, "Too many connections"...)))
+		}), true, "error 1040: Too many connections"},
+		{"an accepted connection without greeting is no answer (SIGSTOP)", fakeServer(t, hold), false, ""},
+		{"another protocol is no answer", fakeServer(t, func(c net.Conn) { c.Write(packet(0, []byte{9, 'x', 0})); hold(c) }), false, ""},
+		{"a refused connection is no answer", closedAddr, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Handshake(context.Background(), tt.addr, 300*time.Millisecond)
+			if got.OK != tt.wantOK || got.Version != tt.wantVer {
+				t.Errorf("Handshake: got ok=%v version=%q err=%q, want ok=%v version=%q", got.OK, got.Version, got.Err, tt.wantOK, tt.wantVer)
+			}
+		})
+	}
+}
+
+// TestHandshake_completesLogin checks the probe answers the greeting with a
+// login (so the server counts an authentication failure, not an aborted
+// handshake).
+func TestHandshake_completesLogin(t *testing.T) {
+	got := make(chan []byte, 1)
+	addr := fakeServer(t, func(c net.Conn) {
+		c.Write(packet(0, append(append([]byte{10}, "8.4.2"...), 0)))
+		p, err := readPacket(c)
+		if err == nil {
+			got <- p
+		}
+		c.Write(packet(2, append([]byte{0xff, 0x15, 0x04}, "#28000Access denied"...)))
+	})
+	if res := Handshake(context.Background(), addr, time.Second); !res.OK {
+		t.Fatalf("Handshake: %+v", res)
+	}
+	select {
+	case p := <-got:
+		if want := handshakeResponse(probeUser)[4:]; !reflect.DeepEqual(p, want) {
+			t.Errorf("login packet: got %x, want %x", p, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no login packet after the greeting")
+	}
+}
+
+func TestMissingPrivilege(t *testing.T) {
+	tests := []struct {
+		give     gomysql.MyError
+		fallback string
+		want     string
+	}{
+		{gomysql.MyError{Code: 1227, Message: "Access denied; you need (at least one of) the REPLICATION MASTER ADMIN privilege(s) for this operation"}, "X", "REPLICATION MASTER ADMIN"},
+		{gomysql.MyError{Code: 1227, Message: "Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation"}, "X", "one of SUPER, SLAVE MONITOR"},
+		{gomysql.MyError{Code: 1142, Message: "SELECT command denied to user 'sidecar'@'127.0.0.1' for table `performance_schema`.`threads`"}, "X", "SELECT on performance_schema.threads"},
+		{gomysql.MyError{Code: 1045, Message: "Access denied for user 'x'@'y' (using password: YES)"}, "REPLICATION SLAVE", "REPLICATION SLAVE"},
+	}
+	for _, tt := range tests {
+		if got := missingPrivilege(&tt.give, tt.fallback); got != tt.want {
+			t.Errorf("missingPrivilege(%q) = %q, want %q", tt.give.Message, got, tt.want)
+		}
+	}
+}
+
+func TestCandidates(t *testing.T) {
+	first := func(read string, flavor string, v version, ps bool) string {
+		c := candidates(health.Read(read), flavor, v, ps)
+		if len(c) == 0 {
+			return ""
+		}
+		return c[0].sql
+	}
+	tests := []struct {
+		read   string
+		flavor string
+		v      version
+		ps     bool
+		want   string
+	}{
+		{"replica_hosts", mysql, version{8, 0, 21}, false, sqlShowSlaveHosts},
+		{"replica_hosts", mysql, version{8, 0, 22}, false, sqlShowReplicas},
+		{"replica_hosts", mysql, version{9, 1, 0}, false, sqlShowReplicas},
+		{"replica_hosts", mariadb, version{10, 11, 19}, false, sqlShowSlaveHosts},
+		{"binlog_status", mysql, version{8, 1, 0}, false, sqlMasterStatus},
+		{"binlog_status", mysql, version{8, 2, 0}, false, sqlBinaryLogStatus},
+		{"binlog_status", mariadb, version{10, 5, 1}, false, sqlMasterStatus},
+		{"binlog_status", mariadb, version{10, 5, 2}, false, sqlBinlogStatus},
+		{"dump_threads", mysql, version{8, 0, 22}, true, sqlDumpMySQLPS},
+		{"dump_threads", mysql, version{8, 0, 22}, false, sqlDumpMySQL},
+		{"dump_threads", mysql, version{5, 7, 44}, true, sqlDumpMySQL},
+		{"dump_threads", mariadb, version{10, 11, 0}, true, sqlDumpMariaDBPS},
+		{"dump_threads", mariadb, version{10, 4, 0}, true, sqlDumpMariaDB},
+		{"replica_status", mysql, version{8, 4, 0}, false, sqlShowReplicaStatus},
+		{"replica_status", mysql, version{8, 0, 21}, false, sqlShowSlaveStatus},
+		{"replica_status", mariadb, version{11, 4, 0}, false, sqlAllSlavesStatus},
+	}
+	for _, tt := range tests {
+		if got := first(tt.read, tt.flavor, tt.v, tt.ps); got != tt.want {
+			t.Errorf("candidates(%s, %s %v, ps=%v)[0] = %q, want %q", tt.read, tt.flavor, tt.v, tt.ps, got, tt.want)
+		}
+	}
+}

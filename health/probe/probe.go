@@ -1,0 +1,332 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+)
+
+// DefaultReadTimeout bounds each read (and the connect) of a poll.
+const DefaultReadTimeout = 5 * time.Second
+
+// Config says how to reach the server the sidecar watches.
+type Config struct {
+	Addr     string // host:port, or a unix socket path starting with /
+	User     string
+	Password string
+	// Flavor is "mysql" or "mariadb" to skip detection; "" or "auto" detects.
+	Flavor string
+	// TLS, when set, is used for the connection.
+	TLS *tls.Config
+	// ReadTimeout bounds each read; default DefaultReadTimeout.
+	ReadTimeout time.Duration
+}
+
+// Probe reads the server's replication state over one kept connection
+// (re-opened after an error), so a poll costs no connection set-up. Polls
+// and kills take turns on it.
+type Probe struct {
+	cfg Config
+	log zerolog.Logger
+
+	// exec runs one statement; query, or recorded results in tests.
+	exec func(ctx context.Context, sql string) (Rowset, error)
+
+	mu     sync.Mutex // one poll or kill at a time; guards the fields below
+	conn   *client.Conn
+	server health.Server // last known identity, decides the statements
+	known  bool
+	ps     bool
+	privs  map[string]bool // the account's global privileges; nil if unknown
+}
+
+var _ health.Prober = (*Probe)(nil)
+
+// New returns a probe; it connects on first use.
+func New(cfg Config, log zerolog.Logger) *Probe {
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	p := &Probe{cfg: cfg, log: log.With().Str("component", "probe").Logger()}
+	p.exec = p.query
+	return p
+}
+
+// Close closes the connection.
+func (p *Probe) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		return nil
+	}
+	err := p.conn.Quit()
+	p.conn = nil
+	return err
+}
+
+// Observe runs one poll: every read in order, each with its own timeout.
+// A failed read is recorded in Reads (and makes its checks unknown); it
+// does not stop the others.
+func (p *Probe) Observe(ctx context.Context) health.Observation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	start := time.Now()
+	o := health.Observation{At: start, User: p.cfg.User, Reads: map[health.Read]health.ReadResult{}}
+
+	vars, _ := p.read(ctx, &o, health.ReadVariables, func(rs Rowset) (any, error) { return mapNameValues(rs) })
+	if vars != nil {
+		v := vars.(map[string]string)
+		o.Variables = v
+		p.server, p.known = server(v, p.cfg.Flavor), true
+		p.ps = on(v["performance_schema"])
+		if g := v["gtid_binlog_pos"]; g != "" {
+			o.Binlog.GTID = g
+		}
+	}
+	o.Server, o.PerformanceSchema = p.server, p.ps
+	status, _ := p.read(ctx, &o, health.ReadStatus, func(rs Rowset) (any, error) { return mapNameValues(rs) })
+	if status != nil {
+		o.Status = status.(map[string]string)
+	}
+	o.SemiSync = semiSync(o.Variables, o.Status)
+	o.Connections = connections(o.Variables, o.Status)
+
+	if v, ok := p.read(ctx, &o, health.ReadDumpThreads, func(rs Rowset) (any, error) { return mapDumpThreads(rs) }); ok {
+		o.DumpThreads = v.([]health.DumpThread)
+	}
+	if v, ok := p.read(ctx, &o, health.ReadReplicaHosts, func(rs Rowset) (any, error) { return mapRegistrations(rs) }); ok {
+		o.Replicas = v.([]health.Registration)
+	}
+	if v, ok := p.read(ctx, &o, health.ReadBinlogStatus, func(rs Rowset) (any, error) { return mapBinlogStatus(rs) }); ok {
+		gtid := o.Binlog.GTID
+		o.Binlog = v.(health.BinlogStatus)
+		if o.Binlog.GTID == "" {
+			o.Binlog.GTID = gtid // MariaDB: @@gtid_binlog_pos
+		}
+	}
+	if v, ok := p.read(ctx, &o, health.ReadBinlogFiles, func(rs Rowset) (any, error) { return mapBinlogFiles(rs) }); ok {
+		o.BinlogFiles = v.([]health.BinlogFile)
+	}
+	if v, ok := p.read(ctx, &o, health.ReadChannels, func(rs Rowset) (any, error) { return mapChannels(rs) }); ok {
+		o.Channels = v.([]health.Channel)
+	}
+	o.Took = time.Since(start)
+	return o
+}
+
+// read runs the statements of one read until one succeeds, records the
+// evidence in o.Reads and returns the mapped value. ok is false when the
+// read failed or the account lacks its privilege (the value may still be
+// partial, e.g. the account's own threads).
+func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, mapRows func(Rowset) (any, error)) (any, bool) {
+	res := health.ReadResult{At: time.Now()}
+	defer func() { o.Reads[r] = res }()
+	cands := candidates(r, p.server.Flavor, health.ParseVersion(p.server.Version), p.ps)
+	if r != health.ReadVariables && !p.known {
+		res.Err = "server flavor and version unknown (variables not read)"
+		return nil, false
+	}
+	for i, st := range cands {
+		res.SQL = st.sql
+		rs, err := p.exec(ctx, st.sql)
+		res.Took = time.Since(res.At)
+		var myErr *gomysql.MyError
+		switch {
+		case err == nil:
+			v, err := mapRows(rs)
+			res.Rows = len(rs.Rows)
+			if err != nil {
+				res.Err = err.Error()
+				return nil, false
+			}
+			if st.silent && p.privs != nil && !p.privs[st.priv] && !p.privs["SUPER"] {
+				res.MissingPrivilege = st.priv // without it the server hides rows instead of failing
+				return v, false
+			}
+			return v, true
+		case errors.As(err, &myErr) && i+1 < len(cands):
+			res.FallbackFrom = err.Error() // e.g. performance_schema not readable: take the next statement
+			continue
+		case errors.As(err, &myErr) && privilegeErrors[myErr.Code]:
+			res.MissingPrivilege = missingPrivilege(myErr, st.priv)
+			res.Err = err.Error()
+			return nil, false
+		default:
+			res.Err = err.Error()
+			return nil, false
+		}
+	}
+	if len(cands) == 0 {
+		res.Err = fmt.Sprintf("no statement for %s %s", p.server.Flavor, p.server.Version)
+	}
+	return nil, false
+}
+
+// privilegeErrors are the server errors that mean the account lacks a grant.
+var privilegeErrors = map[uint16]bool{
+	gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR: true, // 1227: SHOW SLAVE HOSTS without REPLICATION MASTER ADMIN
+	gomysql.ER_TABLEACCESS_DENIED_ERROR:     true, // 1142
+	gomysql.ER_COLUMNACCESS_DENIED_ERROR:    true, // 1143
+	gomysql.ER_DBACCESS_DENIED_ERROR:        true, // 1044
+	gomysql.ER_ACCESS_DENIED_ERROR:          true, // 1045
+	gomysql.ER_KILL_DENIED_ERROR:            true, // 1095: KILL of another account's thread
+}
+
+var (
+	needPrivRE  = regexp.MustCompile(`(?i)you need \(at least one of\) the (.+?) privilege`)
+	tableDenyRE = regexp.MustCompile(`(?i)(\w+) command denied to user .* for table (.+)`)
+)
+
+// missingPrivilege names the privilege from the server's message where it
+// says, else the one the statement table lists.
+func missingPrivilege(err *gomysql.MyError, fallback string) string {
+	if m := needPrivRE.FindStringSubmatch(err.Message); m != nil {
+		if strings.Contains(m[1], ",") {
+			return "one of " + m[1]
+		}
+		return m[1]
+	}
+	if m := tableDenyRE.FindStringSubmatch(err.Message); m != nil {
+		return strings.ToUpper(m[1]) + " on " + strings.NewReplacer("`", "", "'", "").Replace(m[2])
+	}
+	return fallback
+}
+
+// Kill ends a connection, e.g. a zombie dump thread. It needs CONNECTION
+// ADMIN (MariaDB) or CONNECTION_ADMIN/SUPER (MySQL) for other accounts'
+// threads.
+func (p *Probe) Kill(ctx context.Context, threadID uint64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.exec(ctx, fmt.Sprintf(sqlKill, threadID))
+	var myErr *gomysql.MyError
+	if errors.As(err, &myErr) && privilegeErrors[myErr.Code] {
+		priv := "CONNECTION ADMIN"
+		if p.server.Flavor == health.FlavorMySQL {
+			priv = "CONNECTION_ADMIN or SUPER"
+		}
+		return fmt.Errorf("kill %d: missing privilege %s: %w", threadID, missingPrivilege(myErr, priv), err)
+	}
+	if err != nil {
+		return fmt.Errorf("kill %d: %w", threadID, err)
+	}
+	return nil
+}
+
+// query runs one statement within ReadTimeout (and ctx), connecting first
+// if needed. After a network error or timeout the connection is dropped:
+// its protocol state is unknown.
+func (p *Probe) query(ctx context.Context, sql string) (Rowset, error) {
+	deadline := time.Now().Add(p.cfg.ReadTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := p.connect(ctx, deadline); err != nil {
+		return Rowset{}, err
+	}
+	c := p.conn
+	if err := c.SetDeadline(deadline); err != nil {
+		p.drop()
+		return Rowset{}, fmt.Errorf("set deadline: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	res, err := c.Execute(sql)
+	stop()
+	if err != nil {
+		if !errors.As(err, new(*gomysql.MyError)) {
+			p.drop()
+		}
+		return Rowset{}, err
+	}
+	defer res.Close()
+	return toRowset(res), nil
+}
+
+// connect opens the connection if there is none; the dial and the
+// handshake share the deadline. It then reads the account's privileges.
+func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
+	if p.conn != nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Deadline: deadline}
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			err = c.SetDeadline(deadline) // bounds the MySQL handshake too
+		}
+		return c, err
+	}
+	var opts []client.Option
+	if p.cfg.TLS != nil {
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(p.cfg.TLS); return nil })
+	}
+	network := "tcp"
+	if strings.HasPrefix(p.cfg.Addr, "/") {
+		network = "unix"
+	}
+	c, err := client.ConnectWithDialer(ctx, network, p.cfg.Addr, p.cfg.User, p.cfg.Password, "", dial, opts...)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", p.cfg.Addr, err)
+	}
+	p.conn = c
+	p.log.Info().Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
+	p.privs = nil
+	if res, err := c.Execute(sqlPrivileges); err == nil {
+		p.privs = map[string]bool{}
+		for _, r := range toRowset(res).Rows {
+			if len(r) > 0 && r[0] != nil {
+				p.privs[strings.ToUpper(*r[0])] = true
+			}
+		}
+		res.Close()
+	} else if !errors.As(err, new(*gomysql.MyError)) {
+		p.drop()
+		return fmt.Errorf("read privileges: %w", err)
+	}
+	return nil
+}
+
+func (p *Probe) drop() {
+	if p.conn != nil {
+		_ = p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// toRowset copies a result into a Rowset.
+func toRowset(res *gomysql.Result) Rowset {
+	if res == nil || res.Resultset == nil {
+		return Rowset{}
+	}
+	rs := Rowset{Columns: make([]string, len(res.Fields)), Rows: make([][]*string, len(res.Values))}
+	for j, f := range res.Fields {
+		rs.Columns[j] = string(f.Name)
+	}
+	for i, vals := range res.Values {
+		rs.Rows[i] = make([]*string, len(vals))
+		for j := range vals {
+			if vals[j].Type == gomysql.FieldValueTypeNull {
+				continue
+			}
+			s, _ := res.GetString(i, j)
+			s = strings.Clone(s)
+			rs.Rows[i][j] = &s
+		}
+	}
+	return rs
+}

@@ -1,0 +1,211 @@
+package probe
+
+import (
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+)
+
+// The SQL of every read, per flavor and version (replication-signals.md
+// §1.4, §4, §5). Which one runs where is the statements table below.
+const (
+	// sqlVariables reads identity and semi-sync configuration in one round
+	// trip on every flavor: names a server lacks are simply absent.
+	sqlVariables = `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', 'version_comment', 'server_id', 'server_uuid', 'max_connections', 'performance_schema', 'log_bin', 'gtid_binlog_pos') OR Variable_name LIKE 'rpl_semi_sync%'`
+	sqlStatus    = `SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Threads_running') OR Variable_name LIKE 'Rpl_semi_sync%'`
+
+	// MariaDB: one command for every replica; user variables only with
+	// performance_schema=ON (10.5.2+).
+	sqlDumpMariaDB   = `SELECT ID, USER, HOST, COMMAND, TIME, STATE FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'`
+	sqlDumpMariaDBPS = `SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('replica_uuid', 'slave_uuid') THEN v.VARIABLE_VALUE END) AS replica_uuid,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('source_heartbeat_period', 'master_heartbeat_period') THEN v.VARIABLE_VALUE END) AS heartbeat_ns,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('rpl_semi_sync_replica', 'rpl_semi_sync_slave') THEN v.VARIABLE_VALUE END) AS semisync
+FROM information_schema.PROCESSLIST p
+LEFT JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID
+LEFT JOIN performance_schema.user_variables_by_thread v ON v.THREAD_ID = t.THREAD_ID
+WHERE p.COMMAND = 'Binlog Dump'
+GROUP BY p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE`
+	// MySQL 8.0.22+: performance_schema.processlist takes no global mutex,
+	// unlike information_schema.PROCESSLIST, and the user variables carry
+	// the replica's UUID.
+	sqlDumpMySQLPS = `SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('replica_uuid', 'slave_uuid') THEN v.VARIABLE_VALUE END) AS replica_uuid,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('source_heartbeat_period', 'master_heartbeat_period') THEN v.VARIABLE_VALUE END) AS heartbeat_ns,
+  MAX(CASE WHEN v.VARIABLE_NAME IN ('rpl_semi_sync_replica', 'rpl_semi_sync_slave') THEN v.VARIABLE_VALUE END) AS semisync
+FROM performance_schema.processlist p
+JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID
+LEFT JOIN performance_schema.user_variables_by_thread v ON v.THREAD_ID = t.THREAD_ID
+WHERE p.COMMAND IN ('Binlog Dump', 'Binlog Dump GTID')
+GROUP BY p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE`
+	sqlDumpMySQL = `SELECT ID, USER, HOST, COMMAND, TIME, STATE FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID')`
+
+	sqlShowReplicas      = `SHOW REPLICAS`
+	sqlShowSlaveHosts    = `SHOW SLAVE HOSTS`
+	sqlBinaryLogStatus   = `SHOW BINARY LOG STATUS`
+	sqlBinlogStatus      = `SHOW BINLOG STATUS`
+	sqlMasterStatus      = `SHOW MASTER STATUS`
+	sqlBinaryLogs        = `SHOW BINARY LOGS`
+	sqlAllSlavesStatus   = `SHOW ALL SLAVES STATUS`
+	sqlShowReplicaStatus = `SHOW REPLICA STATUS`
+	sqlShowSlaveStatus   = `SHOW SLAVE STATUS`
+
+	// sqlPrivileges lists the account's global privileges once per
+	// connection: without PROCESS the processlist silently shows only the
+	// account's own threads, so that gap cannot be told from an error.
+	sqlPrivileges = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`
+	sqlKill       = `KILL %d`
+)
+
+// Privileges the reads need, by flavor (replication-signals.md §6.1).
+const (
+	privProcess           = "PROCESS"
+	privReplicationSlave  = "REPLICATION SLAVE"
+	privReplicationClient = "REPLICATION CLIENT"
+	privMasterAdmin       = "REPLICATION MASTER ADMIN"
+	privBinlogMonitor     = "BINLOG MONITOR"
+	privSlaveMonitor      = "SLAVE MONITOR"
+)
+
+// version is major, minor, patch.
+type version = [3]int
+
+// statement is one way to perform a read on some servers. For each read
+// the first statement whose flavor, version range and performance_schema
+// need match runs; if it fails with a server error, the next matching one
+// runs instead (e.g. information_schema when performance_schema is not
+// readable).
+type statement struct {
+	read   health.Read
+	flavor string  // "" for any
+	min    version // inclusive; zero: no lower bound
+	max    version // exclusive; zero: no upper bound
+	ps     bool    // needs performance_schema=ON
+	sql    string
+	priv   string // the privilege it needs, named when it is missing
+	// silent means a missing priv shows as fewer rows, not as an error;
+	// the probe checks the account's privileges instead.
+	silent bool
+	cols   columns // how its result maps to values
+}
+
+var (
+	mysql8022 = version{8, 0, 22}
+	mysql820  = version{8, 2, 0}
+	mysql840  = version{8, 4, 0}
+	maria1052 = version{10, 5, 2}
+	maria1059 = version{10, 5, 9}
+	maria1051 = version{10, 5, 1}
+)
+
+const (
+	mysql   = health.FlavorMySQL
+	mariadb = health.FlavorMariaDB
+)
+
+var statements = []statement{
+	{read: health.ReadVariables, sql: sqlVariables, cols: nameValueCols},
+	{read: health.ReadStatus, sql: sqlStatus, cols: nameValueCols},
+
+	{read: health.ReadDumpThreads, flavor: mariadb, min: maria1052, ps: true, sql: sqlDumpMariaDBPS, priv: privProcess, silent: true, cols: dumpCols},
+	{read: health.ReadDumpThreads, flavor: mariadb, sql: sqlDumpMariaDB, priv: privProcess, silent: true, cols: dumpCols},
+	{read: health.ReadDumpThreads, flavor: mysql, min: mysql8022, ps: true, sql: sqlDumpMySQLPS, priv: privProcess, silent: true, cols: dumpCols},
+	{read: health.ReadDumpThreads, flavor: mysql, sql: sqlDumpMySQL, priv: privProcess, silent: true, cols: dumpCols},
+
+	{read: health.ReadReplicaHosts, flavor: mariadb, min: maria1051, sql: sqlShowSlaveHosts, priv: privMasterAdmin, cols: hostCols},
+	{read: health.ReadReplicaHosts, flavor: mariadb, max: maria1051, sql: sqlShowSlaveHosts, priv: privReplicationSlave, cols: hostCols},
+	{read: health.ReadReplicaHosts, flavor: mysql, min: mysql8022, sql: sqlShowReplicas, priv: privReplicationSlave, cols: hostCols},
+	{read: health.ReadReplicaHosts, flavor: mysql, max: mysql840, sql: sqlShowSlaveHosts, priv: privReplicationSlave, cols: hostCols},
+
+	{read: health.ReadBinlogStatus, flavor: mariadb, min: maria1052, sql: sqlBinlogStatus, priv: privBinlogMonitor, cols: binlogStatusCols},
+	{read: health.ReadBinlogStatus, flavor: mariadb, sql: sqlMasterStatus, priv: privReplicationClient, cols: binlogStatusCols},
+	{read: health.ReadBinlogStatus, flavor: mysql, min: mysql820, sql: sqlBinaryLogStatus, priv: privReplicationClient, cols: binlogStatusCols},
+	{read: health.ReadBinlogStatus, flavor: mysql, max: mysql840, sql: sqlMasterStatus, priv: privReplicationClient, cols: binlogStatusCols},
+
+	{read: health.ReadBinlogFiles, flavor: mariadb, min: maria1052, sql: sqlBinaryLogs, priv: privBinlogMonitor, cols: binlogFileCols},
+	{read: health.ReadBinlogFiles, flavor: mariadb, sql: sqlBinaryLogs, priv: privReplicationClient, cols: binlogFileCols},
+	{read: health.ReadBinlogFiles, flavor: mysql, sql: sqlBinaryLogs, priv: privReplicationClient, cols: binlogFileCols},
+
+	{read: health.ReadChannels, flavor: mariadb, min: maria1059, sql: sqlAllSlavesStatus, priv: privSlaveMonitor, cols: channelCols},
+	{read: health.ReadChannels, flavor: mariadb, sql: sqlAllSlavesStatus, priv: privReplicationClient, cols: channelCols},
+	{read: health.ReadChannels, flavor: mysql, min: mysql8022, sql: sqlShowReplicaStatus, priv: privReplicationClient, cols: channelCols},
+	{read: health.ReadChannels, flavor: mysql, max: mysql840, sql: sqlShowSlaveStatus, priv: privReplicationClient, cols: channelCols},
+}
+
+// candidates returns the statements for a read on a server, in order.
+func candidates(read health.Read, flavor string, v version, ps bool) []statement {
+	var out []statement
+	for _, s := range statements {
+		if s.read != read || s.flavor != "" && s.flavor != flavor || s.ps && !ps {
+			continue
+		}
+		if s.min != (version{}) && cmpVersion(v, s.min) < 0 || s.max != (version{}) && cmpVersion(v, s.max) >= 0 {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func cmpVersion(a, b version) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// columns names, for each value a read maps, the result columns that may
+// hold it across flavors and versions (old and new names; matched without
+// regard to case).
+type columns map[string][]string
+
+var (
+	nameValueCols = columns{"name": {"Variable_name"}, "value": {"Value"}}
+	dumpCols      = columns{
+		"id": {"ID", "PROCESSLIST_ID"}, "user": {"USER", "PROCESSLIST_USER"}, "host": {"HOST", "PROCESSLIST_HOST"},
+		"command": {"COMMAND", "PROCESSLIST_COMMAND"}, "time": {"TIME", "PROCESSLIST_TIME"}, "state": {"STATE", "PROCESSLIST_STATE"},
+		"replica_uuid": {"replica_uuid"}, "heartbeat_ns": {"heartbeat_ns"}, "semisync": {"semisync"},
+	}
+	hostCols = columns{
+		"server_id": {"Server_id", "Server_Id"}, "host": {"Host"}, "port": {"Port"},
+		"source_id": {"Source_Id", "Master_id"}, "uuid": {"Replica_UUID", "Slave_UUID"},
+	}
+	binlogStatusCols = columns{"file": {"File"}, "position": {"Position"}, "gtid": {"Executed_Gtid_Set", "Gtid_Binlog_Pos"}}
+	binlogFileCols   = columns{"name": {"Log_name"}, "size": {"File_size"}}
+	channelCols      = columns{
+		"name":          {"Connection_name", "Channel_Name", "Channel_name"},
+		"source_host":   {"Source_Host", "Master_Host"},
+		"source_port":   {"Source_Port", "Master_Port"},
+		"source_user":   {"Source_User", "Master_User"},
+		"io_running":    {"Replica_IO_Running", "Slave_IO_Running"},
+		"sql_running":   {"Replica_SQL_Running", "Slave_SQL_Running"},
+		"io_state":      {"Replica_IO_State", "Slave_IO_State"},
+		"last_io_errno": {"Last_IO_Errno"},
+		"last_io_error": {"Last_IO_Error"},
+		"behind":        {"Seconds_Behind_Source", "Seconds_Behind_Master"},
+	}
+)
+
+// Semi-sync variable and status names: MySQL's new source/replica plugin,
+// then the old master/slave plugin that MariaDB builds in (§3.1).
+var semiSyncNames = struct {
+	prefixes                                            []string
+	enabled, timeout, waitNo, count, waitPoint          []string
+	status, clients, waitSessions, yesTx, noTx, noTimes []string
+}{
+	prefixes:     []string{"rpl_semi_sync_source", "rpl_semi_sync_master"},
+	enabled:      []string{"rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled"},
+	timeout:      []string{"rpl_semi_sync_source_timeout", "rpl_semi_sync_master_timeout"},
+	waitNo:       []string{"rpl_semi_sync_source_wait_no_replica", "rpl_semi_sync_master_wait_no_slave"},
+	count:        []string{"rpl_semi_sync_source_wait_for_replica_count", "rpl_semi_sync_master_wait_for_slave_count"},
+	waitPoint:    []string{"rpl_semi_sync_source_wait_point", "rpl_semi_sync_master_wait_point"},
+	status:       []string{"Rpl_semi_sync_source_status", "Rpl_semi_sync_master_status"},
+	clients:      []string{"Rpl_semi_sync_source_clients", "Rpl_semi_sync_master_clients"},
+	waitSessions: []string{"Rpl_semi_sync_source_wait_sessions", "Rpl_semi_sync_master_wait_sessions"},
+	yesTx:        []string{"Rpl_semi_sync_source_yes_tx", "Rpl_semi_sync_master_yes_tx"},
+	noTx:         []string{"Rpl_semi_sync_source_no_tx", "Rpl_semi_sync_master_no_tx"},
+	noTimes:      []string{"Rpl_semi_sync_source_no_times", "Rpl_semi_sync_master_no_times"},
+}

@@ -1,0 +1,233 @@
+package health
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// Report is everything /status and the metrics need after one poll. Its
+// JSON keys are the contract's /status keys (plus a few extra).
+type Report struct {
+	At     time.Time `json:"at"`
+	Health Status    `json:"health"`
+	Server Server    `json:"server"`
+	// Stream is the snapshot the rules saw; nil without a stream.
+	Stream      *stream.Snapshot `json:"stream,omitempty"`
+	DumpThreads []DumpThreadInfo `json:"dump_threads"`
+	Replicas    []ReplicaInfo    `json:"replicas"`
+	SemiSync    SemiSyncInfo     `json:"semisync"`
+	Inventory   InventoryInfo    `json:"inventory"`
+	Problems    []Problem        `json:"problems"`
+	Checks      map[string]Check `json:"checks"`
+
+	Binlog      BinlogStatus `json:"binlog"`
+	Connections Connections  `json:"connections"`
+	Channels    []Channel    `json:"channels,omitempty"`
+	Poll        PollInfo     `json:"poll"`
+
+	// Counts are the figures of the metric families, with every label
+	// value present.
+	Counts Counts `json:"-"`
+
+	kills []killCandidate
+}
+
+// Check is one check's state: a rule's (keyed by problem type) or a
+// read's (keyed by Read).
+type Check struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// DumpThreadInfo is a dump thread as /status shows it.
+type DumpThreadInfo struct {
+	DumpThread
+	Class string `json:"state_class"`
+	// Sidecar marks the sidecar's own stream; it is in no count.
+	Sidecar bool   `json:"sidecar,omitempty"`
+	Replica string `json:"replica,omitempty"` // the replica it serves
+	// MappingExact is false when the replica was paired with the thread by
+	// connection IP among several candidates.
+	MappingExact bool `json:"mapping_exact"`
+}
+
+// ReplicaInfo is one replica: connected, expected but missing, unknown to
+// the inventory, or served by a zombie thread.
+type ReplicaInfo struct {
+	Address          string        `json:"address"`
+	ServerID         uint32        `json:"server_id"`
+	Status           string        `json:"status"`
+	Expected         bool          `json:"expected"`
+	SemiSyncExpected bool          `json:"semisync_expected,omitempty"`
+	ThreadIDs        []uint64      `json:"thread_ids,omitempty"`
+	User             string        `json:"user,omitempty"`
+	Registration     *Registration `json:"registration,omitempty"`
+	MappingExact     bool          `json:"mapping_exact"`
+	Probe            *ProbeResult  `json:"probe,omitempty"`
+	LastSeen         time.Time     `json:"last_seen,omitzero"`
+}
+
+// SemiSyncInfo is the semi-sync state with the inventory's expectation.
+type SemiSyncInfo struct {
+	SemiSync
+	ExpectedReplicas []string `json:"expected_replicas,omitempty"`
+}
+
+// InventoryInfo is the inventory in use.
+type InventoryInfo struct {
+	Configured bool             `json:"configured"`
+	Entries    []InventoryEntry `json:"entries"`
+	Error      string           `json:"error,omitempty"`
+}
+
+// InventoryEntry is one expected replica with what its name resolved to.
+type InventoryEntry struct {
+	Address  string   `json:"address"`
+	SemiSync bool     `json:"semisync"`
+	IPs      []string `json:"ips,omitempty"`
+	Status   string   `json:"status"`
+}
+
+// PollInfo is the evidence of the poll behind the report.
+type PollInfo struct {
+	At      time.Time              `json:"at"`
+	Took    time.Duration          `json:"took_ns"`
+	Queries int                    `json:"queries"`
+	Rows    int                    `json:"rows"`
+	Reads   map[Read]ReadResult    `json:"reads"`
+	Probes  map[string]ProbeResult `json:"probes,omitempty"`
+}
+
+// Counts are the values of the gauge families.
+type Counts struct {
+	DumpThreads          map[string]int // by DumpThreadStates; the sidecar not counted
+	Replicas             map[string]int // by ReplicaStatuses
+	SemiSyncClients      uint64
+	SemiSyncWaitSessions uint64
+	Problems             map[string]int // active, by ProblemTypes
+}
+
+type killCandidate struct {
+	thread    uint64
+	problemID string
+	subject   string
+	reason    string
+}
+
+// report assembles the Report of the evaluation.
+func (e *eval) report() Report {
+	problems := e.m.Active()
+	rep := Report{At: e.now, Health: StatusOf(problems), Server: e.o.Server, Stream: e.in.Stream,
+		Problems: problems, Checks: e.checks, Binlog: e.o.Binlog, Connections: e.o.Connections, Channels: e.o.Channels,
+		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync()},
+		Poll: PollInfo{At: e.o.At, Took: e.o.Took, Queries: e.o.Queries(), Rows: e.o.RowsRead(), Reads: e.o.Reads,
+			Probes: e.in.Probes}}
+	for _, r := range Reads() {
+		if c, ok := readsCheck(e.o, r); !ok {
+			rep.Checks[string(r)] = c
+		} else {
+			rep.Checks[string(r)] = Check{State: CheckOK}
+		}
+	}
+
+	zombies := map[uint64]bool{}
+	for _, p := range problems {
+		if id, ok := p.Evidence["thread_id"].(uint64); ok && p.Type == TypeDumpThreadZombie {
+			zombies[id] = true
+		}
+	}
+	for _, f := range e.findings {
+		if p, ok := e.m.active[f.typ+" "+f.subject]; ok && f.kill != 0 {
+			reason, _ := f.evidence["reason"].(string)
+			rep.kills = append(rep.kills, killCandidate{thread: f.kill, problemID: p.ID, subject: f.subject, reason: reason})
+		}
+	}
+
+	rep.Counts = Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
+		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions}
+	for _, p := range problems {
+		rep.Counts.Problems[p.Type]++
+	}
+
+	for _, th := range e.t.self {
+		rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
+			Sidecar: true, MappingExact: true})
+	}
+	inventoried := e.in.InventoryConfigured && len(e.in.Inventory) > 0
+	status := map[string]string{} // inventory address -> status
+	for _, r := range e.t.replicas {
+		info := ReplicaInfo{Address: r.addr(), Status: ReplicaConnected, Expected: r.entry != nil,
+			Registration: r.reg, MappingExact: r.exact}
+		if r.reg != nil {
+			info.ServerID = r.reg.ServerID
+		}
+		if r.entry != nil {
+			info.SemiSyncExpected = r.entry.SemiSync
+			info.LastSeen = e.o.At
+		}
+		if pr, ok := e.in.Probes[r.probeAddr()]; ok {
+			info.Probe = &pr
+		}
+		for _, th := range r.threads {
+			info.ThreadIDs = append(info.ThreadIDs, th.ID)
+			info.User = th.User
+			rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
+				Replica: r.addr(), MappingExact: r.exact})
+			rep.Counts.DumpThreads[DumpStateClass(th.State)]++
+		}
+		if len(r.threads) > 0 {
+			info.User = r.threads[0].User
+		}
+		switch {
+		case slices.ContainsFunc(r.threads, func(th DumpThread) bool { return zombies[th.ID] }):
+			info.Status = ReplicaZombie
+		case inventoried && r.entry == nil:
+			info.Status = ReplicaUnknown
+		}
+		if r.entry != nil {
+			status[r.entry.Addr()] = info.Status
+		}
+		rep.Replicas = append(rep.Replicas, info)
+	}
+	for _, en := range e.t.missing {
+		info := ReplicaInfo{Address: en.Addr(), Status: ReplicaMissing, Expected: true, SemiSyncExpected: en.SemiSync}
+		info.LastSeen = e.m.lastSeen[en.Addr()]
+		status[en.Addr()] = ReplicaMissing
+		rep.Replicas = append(rep.Replicas, info)
+	}
+	if !e.o.Read(ReadDumpThreads).OK() || !e.o.Read(ReadReplicaHosts).OK() {
+		for i := range rep.Replicas {
+			if rep.Replicas[i].Status == ReplicaMissing {
+				rep.Replicas[i].Status = ReplicaUnknown // cannot tell: the reads failed
+			}
+		}
+	}
+	slices.SortFunc(rep.DumpThreads, func(a, b DumpThreadInfo) int { return cmpDesc(b.ID, a.ID) })
+	slices.SortFunc(rep.Replicas, func(a, b ReplicaInfo) int { return strings.Compare(a.Address, b.Address) })
+	for _, r := range rep.Replicas {
+		rep.Counts.Replicas[r.Status]++
+	}
+	rep.Counts.Replicas[ReplicaExpected] = len(e.in.Inventory)
+
+	rep.Inventory = InventoryInfo{Configured: e.in.InventoryConfigured, Error: e.in.InventoryErr, Entries: []InventoryEntry{}}
+	for _, en := range e.in.Inventory {
+		rep.Inventory.Entries = append(rep.Inventory.Entries, InventoryEntry{Address: en.Addr(), SemiSync: en.SemiSync,
+			IPs: hostIPs(en.Host, e.in.Resolved), Status: status[en.Addr()]})
+	}
+	return rep
+}
+
+func zeroCounts(keys []string) map[string]int {
+	m := make(map[string]int, len(keys))
+	for _, k := range keys {
+		m[k] = 0
+	}
+	return m
+}
+
+// ThreadSubject is the subject of an event about one dump thread.
+func ThreadSubject(id uint64) string { return "thread/" + strconv.FormatUint(id, 10) }

@@ -1,0 +1,352 @@
+package health
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+)
+
+// replica is one server replicating from this one, as identified in a poll.
+type replica struct {
+	// key is the identity that survives reconnects: the server_id when the
+	// replica registered, else its address and user.
+	key     string
+	reg     *Registration
+	ips     []string     // resolved addresses of reg.Host
+	threads []DumpThread // threads[0] serves it now; the rest are superseded
+	// exact is false when threads were paired with reg by connection
+	// address among several candidates, so which is which is a guess.
+	exact bool
+	entry *inventory.Entry
+}
+
+// current is the thread serving the replica now, if any.
+func (r *replica) current() (DumpThread, bool) {
+	if len(r.threads) == 0 {
+		return DumpThread{}, false
+	}
+	return r.threads[0], true
+}
+
+// addr is how the replica is named: the inventory's address, else the
+// registered one, else the connection's IP.
+func (r *replica) addr() string {
+	switch {
+	case r.entry != nil:
+		return r.entry.Addr()
+	case r.reg != nil && r.reg.Host != "":
+		return r.reg.Addr()
+	case len(r.threads) > 0:
+		return r.threads[0].IP()
+	}
+	return "server_id " + strconv.FormatUint(uint64(r.reg.ServerID), 10)
+}
+
+// probeAddr is where the replica's own server should answer a handshake;
+// empty when its port is unknown.
+func (r *replica) probeAddr() string {
+	switch {
+	case r.entry != nil:
+		return r.entry.Addr()
+	case r.reg == nil || r.reg.Port == 0:
+		return ""
+	case r.reg.Host != "":
+		return r.reg.Addr()
+	case len(r.threads) > 0: // MySQL without report_host: the connection's IP
+		return net.JoinHostPort(r.threads[0].IP(), itoa(r.reg.Port))
+	}
+	return ""
+}
+
+// topology is who replicates from this server in one poll.
+type topology struct {
+	self     []DumpThread // the sidecar's own stream
+	replicas []*replica
+	missing  []inventory.Entry // expected, with no replica this poll
+}
+
+// identify maps dump threads to registrations, the sidecar and inventory
+// entries. The rules, in order:
+//
+//  1. A registration with the sidecar's server_id is the sidecar's, never a
+//     replica's.
+//  2. MySQL: a thread's @replica_uuid equal to a registration's
+//     Replica_UUID is exact. A thread with a UUID that no registration has,
+//     while a registered thread of the same IP and user exists, was
+//     superseded: registrations are keyed by server_id, so a newer
+//     connection replaced its row.
+//  3. The sidecar's thread is the one whose connection id the stream
+//     reports; failing that (MariaDB has no UUIDs), the newest thread of the
+//     sidecar's user among those its IP's registrations leave over.
+//  4. The remaining threads pair with registrations whose host resolves to
+//     the thread's IP: exact when the IP has one thread and one
+//     registration, a guess (exact=false) when several replicas share an
+//     IP. A last single thread and single registration left pair exactly: a
+//     registration exists only while its thread does.
+//  5. Threads left are unregistered readers, one identity per IP and user.
+//
+// Inventory entries match a registered replica by host name or resolved
+// IP plus port, and an unregistered one by IP.
+func identify(o Observation, entries []inventory.Entry, resolved map[string][]string, selfID uint32, selfThread uint64) topology {
+	var t topology
+	var selfReg *Registration
+	byUUID := map[string]*replica{}
+	for i := range o.Replicas {
+		reg := &o.Replicas[i]
+		if selfID != 0 && reg.ServerID == selfID {
+			selfReg = reg
+			continue
+		}
+		r := &replica{key: "server_id:" + strconv.FormatUint(uint64(reg.ServerID), 10), reg: reg,
+			ips: hostIPs(reg.Host, resolved), exact: true}
+		t.replicas = append(t.replicas, r)
+		if reg.UUID != "" {
+			byUUID[reg.UUID] = r
+		}
+	}
+
+	threads := slices.Clone(o.DumpThreads)
+	slices.SortFunc(threads, func(a, b DumpThread) int { return cmpDesc(a.ID, b.ID) })
+	var pending, orphans []DumpThread
+	for _, th := range threads {
+		switch {
+		case selfThread != 0 && th.ID == selfThread:
+			t.self = append(t.self, th)
+		case th.ReplicaUUID != "" && selfReg != nil && th.ReplicaUUID == selfReg.UUID:
+			t.self = append(t.self, th)
+		case th.ReplicaUUID != "" && byUUID[th.ReplicaUUID] != nil:
+			r := byUUID[th.ReplicaUUID]
+			r.threads = append(r.threads, th)
+		case th.ReplicaUUID != "" && len(byUUID) > 0:
+			orphans = append(orphans, th) // rule 2: superseded if a sibling exists
+		default:
+			pending = append(pending, th)
+		}
+	}
+
+	threadless := func() []*replica {
+		var out []*replica
+		for _, r := range t.replicas {
+			if len(r.threads) == 0 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	candidates := func(ip string) []*replica {
+		var out []*replica
+		for _, r := range threadless() {
+			if slices.Contains(r.ips, ip) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	// Rule 3 by elimination: prefer a thread of the sidecar's user on an IP
+	// with more threads than registrations.
+	ambiguousIP := ""
+	if len(t.self) == 0 && selfReg != nil {
+		best, inSurplus, n := -1, false, 0
+		for i, th := range pending {
+			if th.User != o.User {
+				continue
+			}
+			n++
+			surplus := countIP(pending, th.IP()) > len(candidates(th.IP()))
+			if best < 0 || surplus && !inSurplus {
+				best, inSurplus = i, surplus
+			}
+		}
+		if best >= 0 {
+			t.self = append(t.self, pending[best])
+			if n > 1 {
+				ambiguousIP = pending[best].IP()
+			}
+			pending = slices.Delete(pending, best, best+1)
+		}
+	}
+
+	// Rule 4.
+	var leftover []DumpThread
+	for _, ip := range sortedIPs(pending) {
+		var ths []DumpThread
+		for _, th := range pending {
+			if th.IP() == ip {
+				ths = append(ths, th)
+			}
+		}
+		cands := candidates(ip)
+		exact := len(ths) == 1 && len(cands) == 1 && ip != ambiguousIP
+		for i := range min(len(ths), len(cands)) {
+			cands[i].threads = append(cands[i].threads, ths[i])
+			cands[i].exact = exact
+		}
+		if len(ths) > len(cands) {
+			leftover = append(leftover, ths[len(cands):]...)
+		}
+	}
+	if rest := threadless(); len(leftover) == 1 && len(rest) == 1 {
+		rest[0].threads = append(rest[0].threads, leftover[0])
+		leftover = nil
+	}
+
+	// Rule 2's superseded threads join their sibling; lone ones are readers.
+	for _, th := range orphans {
+		if r := sibling(t.replicas, th); r != nil {
+			r.threads = append(r.threads, th)
+			continue
+		}
+		leftover = append(leftover, th)
+	}
+
+	// Rule 5.
+	byAddr := map[string]*replica{}
+	for _, th := range leftover {
+		key := "ip:" + th.IP() + " user:" + th.User
+		r := byAddr[key]
+		if r == nil {
+			r = &replica{key: key, exact: true}
+			byAddr[key] = r
+			t.replicas = append(t.replicas, r)
+		}
+		r.threads = append(r.threads, th)
+	}
+
+	t.missing = matchInventory(t.replicas, entries, resolved)
+	return t
+}
+
+// matchInventory sets each replica's entry and returns the entries that no
+// replica matched.
+func matchInventory(replicas []*replica, entries []inventory.Entry, resolved map[string][]string) []inventory.Entry {
+	used := make([]bool, len(entries))
+	match := func(r *replica, ok func(e inventory.Entry) bool) {
+		for i, e := range entries {
+			if !used[i] && ok(e) {
+				used[i], r.entry = true, &entries[i]
+				return
+			}
+		}
+	}
+	for _, r := range replicas {
+		if r.reg == nil {
+			continue
+		}
+		match(r, func(e inventory.Entry) bool {
+			if r.reg.Port != 0 && r.reg.Port != e.Port {
+				return false
+			}
+			ips := hostIPs(e.Host, resolved)
+			if strings.EqualFold(e.Host, r.reg.Host) || intersects(ips, r.ips) {
+				return true
+			}
+			th, ok := r.current()
+			return r.reg.Host == "" && ok && slices.Contains(ips, th.IP())
+		})
+	}
+	for _, r := range replicas {
+		if th, ok := r.current(); r.reg == nil && ok {
+			match(r, func(e inventory.Entry) bool { return slices.Contains(hostIPs(e.Host, resolved), th.IP()) })
+		}
+	}
+	var missing []inventory.Entry
+	for i, e := range entries {
+		if !used[i] {
+			missing = append(missing, e)
+		}
+	}
+	return missing
+}
+
+// sibling is the registered replica whose current thread comes from the
+// same IP and user as th.
+func sibling(replicas []*replica, th DumpThread) *replica {
+	for _, r := range replicas {
+		if cur, ok := r.current(); ok && r.reg != nil && cur.IP() == th.IP() && cur.User == th.User {
+			return r
+		}
+	}
+	return nil
+}
+
+// hostIPs is the addresses of a host: itself when it is an IP, else what
+// the monitor resolved it to.
+func hostIPs(host string, resolved map[string][]string) []string {
+	if host == "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{ip.String()}
+	}
+	var out []string
+	for _, s := range resolved[strings.ToLower(host)] {
+		out = append(out, normalIP(s))
+	}
+	return out
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func countIP(ths []DumpThread, ip string) int {
+	n := 0
+	for _, th := range ths {
+		if th.IP() == ip {
+			n++
+		}
+	}
+	return n
+}
+
+func sortedIPs(ths []DumpThread) []string {
+	var ips []string
+	for _, th := range ths {
+		if !slices.Contains(ips, th.IP()) {
+			ips = append(ips, th.IP())
+		}
+	}
+	slices.Sort(ips)
+	return ips
+}
+
+func cmpDesc(a, b uint64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
+
+// Hosts returns the host names the rules need resolved: inventory hosts and
+// registered replica hosts that are not IP literals, but not the sidecar's
+// own registration (selfID), whose host is a label, not a name.
+func Hosts(entries []inventory.Entry, regs []Registration, selfID uint32) []string {
+	var out []string
+	add := func(h string) {
+		h = strings.ToLower(h)
+		if h != "" && net.ParseIP(h) == nil && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	for _, e := range entries {
+		add(e.Host)
+	}
+	for _, r := range regs {
+		if r.ServerID != selfID {
+			add(r.Host)
+		}
+	}
+	return out
+}

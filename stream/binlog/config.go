@@ -1,0 +1,166 @@
+package binlog
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// RegisterHost is the host name the sidecar sends when it registers as a
+// replica (COM_REGISTER_SLAVE). The server shows it in the Host column of
+// the sidecar's SHOW SLAVE HOSTS / SHOW REPLICAS row; see IsOwnRegistration.
+const RegisterHost = "binlog-sidecar"
+
+// IsOwnRegistration reports whether a SHOW SLAVE HOSTS / SHOW REPLICAS row
+// (its Server_id and Host) is the sidecar's own registration, given the
+// sidecar's server_id (Config.ServerID). Both must match: a real replica
+// that shares the sidecar's server_id is a misconfiguration to report, not
+// the sidecar. The sidecar's dump thread is the Binlog Dump thread of the
+// account Config.User whose registration this is; the server keeps at most
+// one registration per server_id.
+func IsOwnRegistration(serverID uint32, host string, ownServerID uint32) bool {
+	return serverID == ownServerID && host == RegisterHost
+}
+
+// Flavors accepted in Config.Flavor.
+const (
+	FlavorAuto    = "auto"
+	FlavorMySQL   = "mysql"
+	FlavorMariaDB = "mariadb"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultHeartbeatPeriod = time.Second
+	// DefaultReadTimeoutPeriods is ReadTimeout in heartbeat periods. It
+	// must exceed the 3 periods after which a quiet stream counts as
+	// stalled, so that a frozen server shows as stalled (connected, nothing
+	// arriving) before the read times out and the stream counts as down.
+	DefaultReadTimeoutPeriods = 5
+	DefaultDialTimeout        = 5 * time.Second
+)
+
+// Config configures a Source.
+type Config struct {
+	// Addr is host:port, or a unix socket path starting with "/".
+	Addr     string
+	User     string
+	Password string
+	// Flavor is FlavorAuto (from SELECT VERSION()), FlavorMySQL or
+	// FlavorMariaDB.
+	Flavor string
+	// TLS, when set, is used for every connection to the server.
+	TLS *tls.Config
+	// ServerID is the pseudo-replica's server_id: non-zero and unique in
+	// the topology (a duplicate evicts the real replica that has it).
+	ServerID uint32
+	// HeartbeatPeriod is the heartbeat period asked of the server
+	// (DefaultHeartbeatPeriod when zero).
+	HeartbeatPeriod time.Duration
+	// ReadTimeout ends a stream that received nothing, not even a
+	// heartbeat, for this long (DefaultReadTimeoutPeriods heartbeat
+	// periods when zero).
+	ReadTimeout time.Duration
+	// DialTimeout bounds connecting to the server (DefaultDialTimeout).
+	DialTimeout time.Duration
+	// Start says where the stream starts; see ParseStart. Empty is "end".
+	Start string
+	// BackoffMin and BackoffMax bound the wait between reconnect attempts
+	// (stream.DefaultBackoffMin/Max when zero).
+	BackoffMin, BackoffMax time.Duration
+	// StopAt, when set, makes Run return nil once the stream's position
+	// reaches it (for benchmarks and tests).
+	StopAt *stream.Position
+}
+
+func (c Config) withDefaults() Config {
+	if c.Flavor == "" {
+		c.Flavor = FlavorAuto
+	}
+	if c.HeartbeatPeriod <= 0 {
+		c.HeartbeatPeriod = DefaultHeartbeatPeriod
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeoutPeriods * c.HeartbeatPeriod
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	return c
+}
+
+// ErrConfig marks a configuration the Source cannot run with; Run returns
+// it at once instead of retrying.
+var ErrConfig = errors.New("invalid binlog stream configuration")
+
+// Validate reports every invalid field of c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, fmt.Errorf("%w: Addr is empty", ErrConfig))
+	}
+	if c.ServerID == 0 {
+		errs = append(errs, fmt.Errorf("%w: ServerID must be non-zero (0 makes the server end the dump at the binlog's end)", ErrConfig))
+	}
+	switch c.Flavor {
+	case "", FlavorAuto, FlavorMySQL, FlavorMariaDB:
+	default:
+		errs = append(errs, fmt.Errorf("%w: Flavor %q is not auto, mysql or mariadb", ErrConfig, c.Flavor))
+	}
+	if _, err := ParseStart(c.Start); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HeartbeatPeriod > 0 && c.ReadTimeout > 0 && c.ReadTimeout <= 3*c.HeartbeatPeriod {
+		errs = append(errs, fmt.Errorf("%w: ReadTimeout %v must exceed 3 heartbeat periods (%v)", ErrConfig, c.ReadTimeout, 3*c.HeartbeatPeriod))
+	}
+	return errors.Join(errs...)
+}
+
+// StartKind says how a stream starts.
+type StartKind uint8
+
+// Start kinds.
+const (
+	StartEnd      StartKind = iota // the server's current binlog end
+	StartEarliest                  // the first binlog file the server still has
+	StartPosition                  // a file and offset
+	StartGTID                      // after a GTID set
+)
+
+// Start is a parsed Config.Start.
+type Start struct {
+	Kind     StartKind
+	Position stream.Position // StartPosition
+	GTIDSet  string          // StartGTID
+}
+
+// ParseStart parses "end", "earliest", "FILE:POS" or "gtid:SET" (empty is
+// "end").
+func ParseStart(s string) (Start, error) {
+	switch {
+	case s == "" || s == "end":
+		return Start{Kind: StartEnd}, nil
+	case s == "earliest":
+		return Start{Kind: StartEarliest}, nil
+	case strings.HasPrefix(s, "gtid:"):
+		set := strings.TrimSpace(strings.TrimPrefix(s, "gtid:"))
+		if set == "" {
+			return Start{}, fmt.Errorf("%w: start %q has an empty GTID set", ErrConfig, s)
+		}
+		return Start{Kind: StartGTID, GTIDSet: set}, nil
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return Start{}, fmt.Errorf("%w: start %q is not end, earliest, FILE:POS or gtid:SET", ErrConfig, s)
+	}
+	pos, err := strconv.ParseUint(s[i+1:], 10, 32)
+	if err != nil || pos < 4 {
+		return Start{}, fmt.Errorf("%w: start %q: position must be a number >= 4", ErrConfig, s)
+	}
+	return Start{Kind: StartPosition, Position: stream.Position{File: s[:i], Pos: uint32(pos)}}, nil
+}

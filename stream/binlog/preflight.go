@@ -1,0 +1,193 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// The SQL the sidecar runs before it opens the stream. None of it needs
+// more than the contract's grants: SELECT VERSION() and SHOW GLOBAL
+// VARIABLES need none; the binlog status and SHOW BINARY LOGS need BINLOG
+// MONITOR (MariaDB) or REPLICATION CLIENT (MySQL).
+const (
+	sqlVersion   = "SELECT VERSION()"
+	sqlVariables = "SHOW GLOBAL VARIABLES WHERE Variable_name IN " +
+		"('log_bin', 'binlog_format', 'binlog_row_image', 'server_id')"
+	sqlBinaryLogs = "SHOW BINARY LOGS"
+)
+
+// binlogStatusStatement is the statement that reads the binlog end on one
+// flavor from one version on.
+type binlogStatusStatement struct {
+	flavor string // "" matches any
+	since  [3]int
+	sql    string
+}
+
+// binlogStatusStatements is checked in order; the first match wins. MySQL
+// 8.4 removed SHOW MASTER STATUS; MariaDB 10.5.2 added SHOW BINLOG STATUS
+// (the old name still works, under the renamed privilege).
+var binlogStatusStatements = []binlogStatusStatement{
+	{flavor: FlavorMySQL, since: [3]int{8, 4, 0}, sql: "SHOW BINARY LOG STATUS"},
+	{flavor: FlavorMariaDB, since: [3]int{10, 5, 2}, sql: "SHOW BINLOG STATUS"},
+	{flavor: "", sql: "SHOW MASTER STATUS"},
+}
+
+func binlogStatusSQL(flavor string, version [3]int) string {
+	for _, s := range binlogStatusStatements {
+		if (s.flavor == "" || s.flavor == flavor) && !versionBefore(version, s.since) {
+			return s.sql
+		}
+	}
+	return "SHOW MASTER STATUS"
+}
+
+// serverInfo is what the preflight learned.
+type serverInfo struct {
+	flavor   string
+	version  string
+	serverID uint32
+	rowImage string
+	end      stream.Position
+	files    []string // SHOW BINARY LOGS, oldest first
+	warnings []string
+}
+
+// detectFlavor reads the flavor from a VERSION() string.
+func detectFlavor(version string) string {
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		return FlavorMariaDB
+	}
+	return FlavorMySQL
+}
+
+// checkVariables applies the sidecar's requirements to the server's
+// variables: the pure half of the preflight.
+func checkVariables(vars map[string]string, ownServerID uint32) (warnings []string, err error) {
+	if v := strings.ToUpper(vars["log_bin"]); v != "ON" && v != "1" {
+		return nil, &VariableError{
+			Variable: "log_bin", Value: valueOr(vars["log_bin"], "OFF"), Want: "ON",
+			Fix: "enable the binary log: log_bin=<basename> in my.cnf (with a unique server_id) and restart the server; it cannot be turned on at runtime",
+			Err: ErrBinlogDisabled,
+		}
+	}
+	if v := strings.ToUpper(vars["binlog_format"]); v != "ROW" {
+		return nil, &VariableError{
+			Variable: "binlog_format", Value: valueOr(vars["binlog_format"], "unknown"), Want: "ROW",
+			Fix: "SET GLOBAL binlog_format=ROW and binlog_format=ROW in my.cnf (sessions already open keep their format until they reconnect)",
+			Err: ErrNotRowFormat,
+		}
+	}
+	id, _ := strconv.ParseUint(vars["server_id"], 10, 32)
+	switch {
+	case id == 0:
+		return nil, &VariableError{
+			Variable: "server_id", Value: valueOr(vars["server_id"], "0"), Want: "a unique non-zero id",
+			Fix: "set server_id to a unique non-zero value: SET GLOBAL server_id=N and server_id=N in my.cnf",
+			Err: ErrServerIDZero,
+		}
+	case uint32(id) == ownServerID:
+		return nil, &VariableError{
+			Variable: "server_id", Value: vars["server_id"], Want: "an id different from SIDECAR_SERVER_ID",
+			Fix: "the server and the sidecar share a server_id; set SIDECAR_SERVER_ID to an id no server uses",
+			Err: ErrServerIDConflict,
+		}
+	}
+	if v := strings.ToUpper(vars["binlog_row_image"]); v != "" && v != "FULL" {
+		warnings = append(warnings, fmt.Sprintf(
+			"binlog_row_image is %s: rows are still counted exactly, but bytes per row are smaller than with FULL and replicas that need full images may differ; SET GLOBAL binlog_row_image=FULL to change it", v))
+	}
+	return warnings, nil
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// preflight runs the checks on an open connection.
+func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, error) {
+	var info serverInfo
+	r, err := c.Execute(sqlVersion)
+	if err != nil {
+		return info, fmt.Errorf("read version: %w", err)
+	}
+	info.version, _ = r.GetString(0, 0)
+	info.flavor = flavor
+	if flavor == "" || flavor == FlavorAuto {
+		info.flavor = detectFlavor(info.version)
+	}
+
+	r, err = c.Execute(sqlVariables)
+	if err != nil {
+		return info, fmt.Errorf("read variables: %w", err)
+	}
+	vars := make(map[string]string, r.RowNumber())
+	for i := range r.RowNumber() {
+		name, _ := r.GetString(i, 0)
+		value, _ := r.GetString(i, 1)
+		vars[strings.ToLower(name)] = value
+	}
+	warnings, err := checkVariables(vars, ownServerID)
+	if err != nil {
+		return info, err
+	}
+	info.warnings = warnings
+	id, _ := strconv.ParseUint(vars["server_id"], 10, 32)
+	info.serverID = uint32(id)
+	info.rowImage = vars["binlog_row_image"]
+
+	status := binlogStatusSQL(info.flavor, parseVersion(info.version))
+	r, err = c.Execute(status)
+	if err != nil {
+		return info, fmt.Errorf("read binlog end (%s): %w", status, err)
+	}
+	if r.RowNumber() == 0 {
+		return info, &VariableError{Variable: "log_bin", Value: "OFF", Want: "ON",
+			Fix: "the server reports no binary log; enable log_bin in my.cnf and restart", Err: ErrBinlogDisabled}
+	}
+	file, _ := r.GetString(0, 0)
+	pos, _ := r.GetUint(0, 1)
+	info.end = stream.Position{File: file, Pos: uint32(pos)}
+
+	r, err = c.Execute(sqlBinaryLogs)
+	if err != nil {
+		return info, fmt.Errorf("list binary logs: %w", err)
+	}
+	for i := range r.RowNumber() {
+		name, _ := r.GetString(i, 0)
+		info.files = append(info.files, name)
+	}
+	if len(info.files) == 0 {
+		return info, errors.New("list binary logs: the server lists no binlog file")
+	}
+	return info, nil
+}
+
+// resumePoint decides where a file/position stream starts given the files
+// the server has. A position in a file older than the oldest one left was
+// purged: the stream restarts at the oldest file and the skipped stretch is
+// reported as a gap. A file the server never had is an error.
+func resumePoint(want stream.Position, files []string) (start stream.Position, gap bool, err error) {
+	for _, f := range files {
+		if f == want.File {
+			return want, false, nil
+		}
+	}
+	if len(files) > 0 && stream.CompareFiles(want.File, files[0]) < 0 {
+		return stream.Position{File: files[0], Pos: 4}, true, nil
+	}
+	if len(files) == 0 {
+		return stream.Position{}, false, fmt.Errorf("%w: the server lists no binlog file", ErrBadPosition)
+	}
+	return stream.Position{}, false, fmt.Errorf("%w: binlog file %s is not on the server (it has %s to %s)",
+		ErrBadPosition, want.File, files[0], files[len(files)-1])
+}

@@ -1,0 +1,351 @@
+package binlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// errorLogInterval rate-limits the log line of a failure that repeats.
+const errorLogInterval = time.Minute
+
+// Source tails a server's binlog as a pseudo-replica and feeds a
+// stream.Meter. It connects, checks the server, streams, and on any failure
+// records the error (with its fix) in the meter and reconnects with capped
+// backoff, resuming after the last complete transaction.
+type Source struct {
+	cfg   Config
+	meter *stream.Meter
+	log   zerolog.Logger
+	t     *translator
+
+	// resume is where the next session starts; empty until the first
+	// session resolved Config.Start to a file and position.
+	resume stream.Position
+
+	errMu   sync.Mutex
+	lastErr error
+
+	failures     int // consecutive failed sessions without progress
+	lastLogged   time.Time
+	lastLoggedAs string
+	warned       map[string]bool
+}
+
+// New returns a Source; nothing connects until Run.
+func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
+	cfg = cfg.withDefaults()
+	log = log.With().Str("component", "binlog").Logger()
+	s := &Source{
+		cfg:    cfg,
+		meter:  meter,
+		log:    log,
+		t:      newTranslator(meter, log, cfg.StopAt),
+		warned: make(map[string]bool),
+	}
+	s.t.onFirstEvent = s.connected
+	return s
+}
+
+// Run streams until ctx is done, reconnecting after every failure, and
+// returns nil then. It returns early only for an invalid Config (wrapping
+// ErrConfig) or, with Config.StopAt, nil once the position reached it.
+// Server-side problems (binlog off, wrong format, missing privileges) are
+// not returned: they go to the meter with a hint and are retried, so the
+// sidecar never crash-loops while an operator fixes the server.
+func (s *Source) Run(ctx context.Context) error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	bo := stream.Backoff{Min: s.cfg.BackoffMin, Max: s.cfg.BackoffMax}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			s.meter.Reconnecting()
+		}
+		err := s.session(ctx)
+		if ctx.Err() != nil {
+			s.meter.Disconnected(nil, "")
+			return nil
+		}
+		if errors.Is(err, errStopReached) {
+			s.meter.Disconnected(nil, "")
+			return nil
+		}
+		if s.t.progressed {
+			bo.Reset()
+			s.failures = 0
+		}
+		s.failures++
+		s.setLastError(err)
+		s.meter.Disconnected(err, Hint(err))
+		wait := bo.Next()
+		s.logFailure(err, wait)
+		if stream.SleepContext(ctx, wait) != nil {
+			return nil
+		}
+	}
+}
+
+// LastError returns the error that ended the most recent failed session,
+// typed so callers can branch with errors.Is on the package's sentinels
+// (the meter holds its text and hint).
+func (s *Source) LastError() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.lastErr
+}
+
+func (s *Source) setLastError(err error) {
+	s.errMu.Lock()
+	s.lastErr = err
+	s.errMu.Unlock()
+}
+
+// session runs one connection: preflight, then the dump until it fails.
+func (s *Source) session(ctx context.Context) error {
+	dial := closingDialer(ctx, s.cfg.DialTimeout)
+	info, err := s.check(ctx, dial)
+	if err != nil {
+		return err
+	}
+	s.meter.SetServerEnd(info.end)
+
+	pos, gset, err := s.startPoint(info)
+	if err != nil {
+		return classify("preflight", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+	}
+	s.t.startSession(pos)
+	if pos.File != "" {
+		s.resume = pos
+		s.meter.SetPosition(pos)
+	}
+
+	syncer := replication.NewBinlogSyncer(s.syncerConfig(info.flavor, dial))
+	defer func() {
+		syncer.Close()
+		if s.t.committed.File != "" {
+			s.resume = s.t.committed
+		}
+	}()
+	var st *replication.BinlogStreamer
+	if gset != nil {
+		st, err = syncer.StartSyncGTID(gset)
+	} else {
+		st, err = syncer.StartSync(mysql.Position{Name: pos.File, Pos: pos.Pos})
+	}
+	if err != nil {
+		return classify("dump", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+	}
+	// Events go to the translator on go-mysql's goroutine (synchronous
+	// handler); the streamer only delivers the error that ends the dump.
+	for {
+		if _, err := st.GetEvent(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return classify("stream", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+		}
+	}
+}
+
+// check connects on a short-lived connection and runs the preflight.
+func (s *Source) check(ctx context.Context, dial client.Dialer) (serverInfo, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	c, err := client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", dial,
+		func(c *client.Conn) error {
+			if s.cfg.TLS != nil {
+				c.SetTLSConfig(s.cfg.TLS)
+			}
+			c.ReadTimeout = s.cfg.ReadTimeout
+			c.WriteTimeout = s.cfg.ReadTimeout
+			return nil
+		})
+	if err != nil {
+		return serverInfo{}, classify("connect", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+	}
+	info, err := preflight(c, s.cfg.Flavor, s.cfg.ServerID)
+	_ = c.Quit() // COM_QUIT, so the server logs no aborted connection
+	if err != nil {
+		return info, classify("preflight", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+	}
+	for _, w := range info.warnings {
+		if !s.warned[w] {
+			s.warned[w] = true
+			s.log.Warn().Str("warning", w).Msg("server setting not as recommended")
+		}
+	}
+	return info, nil
+}
+
+// startPoint resolves where this session's dump begins: a file position, or
+// a GTID set before the first session has seen a position.
+func (s *Source) startPoint(info serverInfo) (stream.Position, mysql.GTIDSet, error) {
+	if s.resume.File == "" {
+		start, err := ParseStart(s.cfg.Start)
+		if err != nil {
+			return stream.Position{}, nil, err
+		}
+		switch start.Kind {
+		case StartEnd:
+			return info.end, nil, nil
+		case StartEarliest:
+			return stream.Position{File: info.files[0], Pos: 4}, nil, nil
+		case StartGTID:
+			var set mysql.GTIDSet
+			if info.flavor == FlavorMariaDB {
+				set, err = mysql.ParseMariadbGTIDSet(start.GTIDSet)
+			} else {
+				set, err = mysql.ParseMysqlGTIDSet(start.GTIDSet)
+			}
+			if err != nil {
+				return stream.Position{}, nil, fmt.Errorf("%w: start GTID set %q: %v", ErrConfig, start.GTIDSet, err)
+			}
+			return stream.Position{}, set, nil
+		case StartPosition:
+			s.resume = start.Position
+		}
+	}
+	pos, gap, err := resumePoint(s.resume, info.files)
+	if err != nil {
+		return stream.Position{}, nil, err
+	}
+	if gap {
+		g := stream.Gap{
+			From:   s.resume,
+			To:     pos,
+			Reason: fmt.Sprintf("binlog %s was purged before the stream read it; resumed at the oldest file left", s.resume.File),
+		}
+		s.meter.RecordGap(g)
+		s.log.Warn().Str("from", g.From.String()).Str("to", g.To.String()).Str("reason", g.Reason).Msg("binlog gap")
+	}
+	return pos, nil, nil
+}
+
+func (s *Source) syncerConfig(flavor string, dial client.Dialer) replication.BinlogSyncerConfig {
+	host, port := splitAddr(s.cfg.Addr)
+	cfg := replication.BinlogSyncerConfig{
+		ServerID:  s.cfg.ServerID,
+		Flavor:    flavor,
+		Host:      host,
+		Port:      port,
+		User:      s.cfg.User,
+		Password:  s.cfg.Password,
+		Localhost: RegisterHost,
+		TLSConfig: s.cfg.TLS,
+		// Raw mode: go-mysql parses only the header, FDE and ROTATE; the
+		// translator decodes the little it needs itself.
+		RawModeEnabled: true,
+		// Never: a semi-sync pseudo-replica would ACK commits for
+		// replicas that do not exist and stall commits when it stalls.
+		SemiSyncEnabled: false,
+		HeartbeatPeriod: s.cfg.HeartbeatPeriod,
+		ReadTimeout:     s.cfg.ReadTimeout,
+		// The Source reconnects itself, resuming after the last complete
+		// transaction, which go-mysql's own retry does not.
+		DisableRetrySync:        true,
+		Logger:                  slog.New(slog.DiscardHandler),
+		Dialer:                  dial,
+		EventCacheCount:         1,
+		SynchronousEventHandler: handlerFunc(s.t.handle),
+	}
+	if flavor == FlavorMariaDB {
+		// Without it MariaDB leaves ANNOTATE_ROWS events out of the dump
+		// and the byte count falls short of the binlog's.
+		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
+	}
+	return cfg
+}
+
+// handlerFunc adapts the translator to go-mysql's synchronous handler.
+type handlerFunc func(raw []byte) error
+
+func (f handlerFunc) HandleEvent(e *replication.BinlogEvent) error { return f(e.RawData) }
+
+var _ replication.EventHandler = handlerFunc(nil)
+
+// connected runs at the first event of a session.
+func (s *Source) connected() {
+	s.meter.Connected()
+	ev := s.log.Info().Str("position", s.t.committed.String()).Uint32("server_id", s.cfg.ServerID)
+	if s.failures > 0 {
+		ev.Int("failed_attempts", s.failures).Msg("binlog stream recovered")
+		return
+	}
+	ev.Msg("binlog stream connected")
+}
+
+// logFailure logs a failed session: the first of a streak, a changed
+// error, and then at most once per errorLogInterval.
+func (s *Source) logFailure(err error, wait time.Duration) {
+	msg := err.Error()
+	now := time.Now()
+	if s.failures > 1 && msg == s.lastLoggedAs && now.Sub(s.lastLogged) < errorLogInterval {
+		return
+	}
+	s.lastLogged, s.lastLoggedAs = now, msg
+	s.log.Warn().Err(err).Str("hint", Hint(err)).Int("attempt", s.failures).
+		Dur("retry_in", wait).Msg("binlog stream failed")
+}
+
+// splitAddr turns Addr into go-mysql's host and port; a unix socket path
+// goes in Host with port 0.
+func splitAddr(addr string) (string, uint16) {
+	if strings.HasPrefix(addr, "/") {
+		return addr, 0
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 3306
+	}
+	port, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return host, 3306
+	}
+	return host, uint16(port)
+}
+
+// closingDialer dials with a timeout and ties each connection to ctx: when
+// ctx is done the connection is closed, which unblocks any read or
+// handshake in go-mysql at once (its handshake ignores contexts) and makes
+// the KILL that BinlogSyncer.Close sends on a new connection fail fast
+// instead of waiting on a frozen server.
+func closingDialer(ctx context.Context, timeout time.Duration) client.Dialer {
+	return func(dctx context.Context, network, addr string) (net.Conn, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d := net.Dialer{Timeout: timeout}
+		c, err := d.DialContext(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cc := &ctxConn{Conn: c}
+		cc.stop = context.AfterFunc(ctx, func() { _ = c.Close() })
+		return cc, nil
+	}
+}
+
+type ctxConn struct {
+	net.Conn
+	once sync.Once
+	stop func() bool
+}
+
+func (c *ctxConn) Close() error {
+	c.once.Do(func() { c.stop() })
+	return c.Conn.Close()
+}

@@ -1,0 +1,438 @@
+package binlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// errStopReached ends a stream that reached Config.StopAt.
+var errStopReached = errors.New("stop position reached")
+
+// touchEvery is how many events of one open transaction pass between
+// liveness updates, so one huge transaction does not look like a stall.
+const touchEvery = 1024
+
+// maxCachedTables bounds the table-map cache; table ids only grow on a
+// server, so a long-lived stream would otherwise keep every id it saw.
+const maxCachedTables = 4096
+
+// groupState is where the stream is relative to transaction boundaries.
+type groupState uint8
+
+const (
+	// outside any event group: each event stands alone.
+	outside groupState = iota
+	// opened by a GTID event; the next statement decides whether it is a
+	// transaction (BEGIN, or row events) or a single statement (DDL).
+	awaiting
+	// inside a transaction, until XID or COMMIT/ROLLBACK.
+	inTxn
+)
+
+// translator turns raw binlog events into meter figures. It decodes only
+// what it needs (see events.go, tablemap.go, rows.go) and hands the meter
+// one Batch per transaction, so a transaction cut short by a disconnect is
+// dropped and never counted twice; resuming at the last committed position
+// then replays it whole.
+//
+// It is driven by one goroutine at a time: go-mysql's stream goroutine
+// while a session runs, the Source between sessions.
+type translator struct {
+	meter  *stream.Meter
+	log    zerolog.Logger
+	stopAt *stream.Position
+
+	// onFirstEvent runs at the first event of a session.
+	onFirstEvent func()
+	started      bool
+
+	fd     formatDesc
+	tables map[uint64]*tableInfo
+	walker rowWalker
+	last   *tableInfo // the most recent table map, nearly always the next rows event's
+	lastID uint64
+
+	batch       stream.Batch
+	group       groupState
+	groupEvents int
+
+	// file:pos is the position after the last event received; committed is
+	// after the last complete transaction or event outside one, where a
+	// new session resumes.
+	file      string
+	pos       uint32
+	committed stream.Position
+	// progressed is set when committed moved during the session.
+	progressed bool
+	// preamble is set while a dump started from a GTID set has not yet
+	// reached its first transaction. The server first sends the start
+	// file's opening events (FDE, GTID list, checkpoints), then skips the
+	// transactions the set already has: if it skipped any, those opening
+	// events lie before the start point and are not counted.
+	preamble bool
+}
+
+func newTranslator(meter *stream.Meter, log zerolog.Logger, stopAt *stream.Position) *translator {
+	return &translator{
+		meter:  meter,
+		log:    log,
+		stopAt: stopAt,
+		tables: make(map[uint64]*tableInfo),
+		fd:     formatDesc{checksum: checksumLen}, // until the FDE says otherwise
+	}
+}
+
+// startSession prepares for a new dump from pos (File empty when starting
+// from a GTID set): the partial transaction of the previous session is
+// dropped, and the format comes anew with the dump's first events.
+func (t *translator) startSession(pos stream.Position) {
+	t.preamble = pos.File == ""
+	t.batch.Reset()
+	t.group = outside
+	t.groupEvents = 0
+	t.started = false
+	t.progressed = false
+	t.file, t.pos = pos.File, pos.Pos
+	t.committed = stream.Position{File: pos.File, Pos: pos.Pos}
+	t.last = nil
+}
+
+// handle processes one event as received: header, body and checksum.
+func (t *translator) handle(raw []byte) error {
+	h, err := decodeHeader(raw)
+	if err != nil {
+		return err
+	}
+	if !t.started {
+		t.started = true
+		if t.onFirstEvent != nil {
+			t.onFirstEvent()
+		}
+	}
+	switch h.typ {
+	case evHeartbeat, evHeartbeatV2:
+		t.heartbeat(raw, h)
+		return nil
+	case evRotate:
+		return t.rotate(raw, h)
+	case evFormatDescription:
+		fd, err := decodeFormatDescription(raw[headerLen:])
+		if err != nil {
+			return fmt.Errorf("format description at %s:%d: %w", t.file, t.pos, err)
+		}
+		t.fd = fd
+		if h.logPos == 0 {
+			// Re-sent at the start of a dump that begins past the
+			// file's own FDE: not in the binlog at this position.
+			return nil
+		}
+	}
+	if h.flags&flagArtificial != 0 {
+		// Made up by the server for this dump, not in the file. MariaDB's
+		// artificial GTID list of a GTID dump carries the start point.
+		if t.preamble && h.logPos != 0 {
+			t.endPreamble(h.logPos)
+		}
+		return nil
+	}
+
+	// A real event: it is in the binlog and counts.
+	if t.preamble && h.logPos != 0 {
+		if start := h.logPos - h.size; start != t.pos || isGTIDEvent(h.typ) {
+			t.endPreamble(start)
+		}
+	}
+	if h.logPos != 0 {
+		t.pos = h.logPos
+	} else {
+		t.pos += h.size
+	}
+	b := &t.batch
+	b.Events[metricType[h.typ]]++
+	b.Bytes += uint64(h.size)
+	if h.timestamp != 0 {
+		b.EventTime = h.timestamp
+	}
+	end := len(raw) - t.fd.checksum
+	if end < headerLen {
+		end = headerLen
+	}
+	body := raw[headerLen:end]
+
+	endsGroup := false
+	switch h.typ {
+	case evMariaGTID:
+		t.openGroup()
+		if len(body) >= 13 {
+			b.GTID = stream.GTID{
+				Kind:   stream.GTIDMariaDB,
+				Seq:    binary.LittleEndian.Uint64(body),
+				Domain: binary.LittleEndian.Uint32(body[8:]),
+				Server: h.serverID,
+			}
+			if body[12]&mariaGTIDStandalone == 0 {
+				t.group = inTxn // MariaDB sends no BEGIN after a GTID
+			}
+		}
+	case evGTID, evAnonymousGTID, evGTIDTagged:
+		t.openGroup()
+		if h.typ == evGTID && len(body) >= 25 {
+			b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[17:])}
+			copy(b.GTID.SID[:], body[1:17])
+		}
+	case evQuery:
+		q, err := queryText(body, t.fd.postHeaderLen(evQuery, queryPostHeaderLen))
+		if err != nil {
+			return fmt.Errorf("query event at %s:%d: %w", t.file, t.pos, err)
+		}
+		endsGroup = t.query(classifyQuery(q))
+	case evMariaQueryCompressed:
+		// Only long statements are compressed; never BEGIN or COMMIT.
+		endsGroup = t.query(queryOther)
+	case evXID, evXAPrepare, evTransactionPay:
+		// A MySQL compressed transaction payload holds the whole
+		// transaction; its rows are not counted (see doc.go).
+		endsGroup = true
+	case evTableMap:
+		t.implicitTxn()
+		ti, err := t.tableMap(body)
+		if err != nil {
+			return fmt.Errorf("table map at %s:%d: %w", t.file, t.pos, err)
+		}
+		b.AddTable(ti.schema, ti.table, uint64(h.size), 0)
+	case evStop:
+		// A server restart left this file without a ROTATE; the next
+		// file follows after an artificial ROTATE.
+	default:
+		if k := rowsKinds[h.typ]; k.op != 0 {
+			t.implicitTxn()
+			t.rows(body, h, k)
+		}
+	}
+
+	if t.preamble {
+		return nil // held until the first transaction shows where the dump starts
+	}
+	if t.group != outside && !endsGroup {
+		t.groupEvents++
+		if t.groupEvents%touchEvery == 0 {
+			t.meter.Touch()
+		}
+		return nil
+	}
+	return t.commit(endsGroup)
+}
+
+func isGTIDEvent(typ byte) bool {
+	return typ == evMariaGTID || typ == evGTID || typ == evAnonymousGTID || typ == evGTIDTagged
+}
+
+// endPreamble decides, when a GTID-started dump reaches its start point
+// (its first transaction, an event after a skip, MariaDB's artificial GTID
+// list, or a heartbeat when the server had nothing after the set), whether
+// the events before count: yes if the start point follows them directly,
+// no if the server skipped transactions to get there.
+func (t *translator) endPreamble(start uint32) {
+	t.preamble = false
+	if start == t.pos && !t.batch.Empty() {
+		_ = t.commit(false) // a stop position cannot lie inside the preamble
+		return
+	}
+	t.batch.Reset()
+	t.pos = start
+	t.committed = stream.Position{File: t.file, Pos: t.pos}
+	t.meter.SetPosition(t.committed)
+}
+
+// openGroup starts an event group at a GTID event. A server never leaves a
+// group open before the next GTID (a crash-truncated one ends at the file's
+// end, where the rotation commits it), so nothing is pending here.
+func (t *translator) openGroup() {
+	t.group = awaiting
+	t.groupEvents = 1
+}
+
+// implicitTxn opens a transaction for row events seen outside one.
+func (t *translator) implicitTxn() {
+	if t.group != inTxn {
+		t.group = inTxn
+		t.groupEvents++
+	}
+}
+
+// query applies a statement to the group state and reports whether it
+// ends the group.
+func (t *translator) query(k queryKind) bool {
+	switch k {
+	case queryBegin:
+		t.group = inTxn
+		t.groupEvents++
+		return false
+	case queryCommit:
+		return true
+	case queryXAIgnore:
+		return false
+	}
+	// Any other statement: part of an open transaction, else a group of
+	// its own (DDL after a GTID, or a statement without GTIDs).
+	if t.group == inTxn {
+		return false
+	}
+	t.groupEvents++
+	return true
+}
+
+func (t *translator) tableMap(body []byte) (*tableInfo, error) {
+	idSize := t.fd.tableIDSize(evTableMap)
+	if len(body) < idSize {
+		return nil, errTableMapShort
+	}
+	id := leUint(body, idSize)
+	ti := t.tables[id]
+	if ti != nil && ti.matches(body) {
+		t.last, t.lastID = ti, id
+		return ti, nil
+	}
+	if ti == nil {
+		if len(t.tables) >= maxCachedTables {
+			clear(t.tables)
+		}
+		ti = &tableInfo{}
+		t.tables[id] = ti
+	}
+	if _, err := ti.parse(body, idSize); err != nil {
+		delete(t.tables, id)
+		return nil, err
+	}
+	t.last, t.lastID = ti, id
+	return ti, nil
+}
+
+func (t *translator) rows(body []byte, h header, k rowsKind) {
+	ev, err := decodeRowsEvent(body, k, t.fd.tableIDSize(h.typ))
+	if err != nil {
+		t.log.Warn().Err(err).Str("file", t.file).Uint32("pos", t.pos).Msg("rows event not decoded; its rows are not counted")
+		return
+	}
+	ti := t.last
+	if ti == nil || t.lastID != ev.tableID {
+		ti = t.tables[ev.tableID]
+	}
+	if ti == nil {
+		t.log.Warn().Uint64("table_id", ev.tableID).Str("file", t.file).Uint32("pos", t.pos).
+			Msg("rows event without its table map; its rows are not counted")
+		return
+	}
+	n, err := t.walker.count(ev, ti, k)
+	if err != nil && !ti.warned {
+		ti.warned = true
+		t.log.Warn().Err(err).Str("schema", ti.schema).Str("table", ti.table).
+			Msg("rows of this table cannot be counted exactly")
+	}
+	b := &t.batch
+	switch k.op {
+	case 'i':
+		b.Rows.Insert += uint64(n)
+	case 'u':
+		b.Rows.Update += uint64(n)
+	case 'd':
+		b.Rows.Delete += uint64(n)
+	}
+	b.AddTable(ti.schema, ti.table, uint64(h.size), uint64(n))
+}
+
+// rotate handles real ROTATE events (the last event of a file) and the
+// artificial ones a server sends at the start of a dump and when it moves
+// on to a file the previous one did not rotate to (after a restart).
+func (t *translator) rotate(raw []byte, h header) error {
+	artificial := h.flags&flagArtificial != 0 || h.timestamp == 0
+	body := raw[headerLen:]
+	switch {
+	case !artificial:
+		body = body[:max(len(body)-t.fd.checksum, 0)]
+	case hasChecksum(raw):
+		// Artificial ROTATEs come with or without a checksum (MariaDB
+		// sends the first of a dump without, later ones with), so the
+		// trailer is recognised by verifying it.
+		body = body[:len(body)-checksumLen]
+	}
+	if len(body) < 8 {
+		return fmt.Errorf("rotate event at %s:%d too short", t.file, t.pos)
+	}
+	next := body[8:]
+	pos := uint32(binary.LittleEndian.Uint64(body))
+	changed := t.file != "" && string(next) != t.file
+	if !artificial {
+		t.batch.Events[stream.EventRotate]++
+		t.batch.Bytes += uint64(h.size)
+		t.batch.EventTime = h.timestamp
+	}
+	if changed {
+		t.batch.Rotations++
+	}
+	if string(next) != t.file {
+		t.file = string(next)
+	}
+	t.pos = pos
+	if t.preamble {
+		return nil
+	}
+	if artificial && !changed {
+		// A dump starting where we asked: nothing to commit, but the
+		// position is now known (it was not, for a GTID start).
+		t.committed = stream.Position{File: t.file, Pos: t.pos}
+		t.meter.SetPosition(t.committed)
+		return nil
+	}
+	return t.commit(false)
+}
+
+// hasChecksum reports whether the event ends with a valid CRC32 of the rest.
+func hasChecksum(raw []byte) bool {
+	if len(raw) < headerLen+checksumLen {
+		return false
+	}
+	n := len(raw) - checksumLen
+	return crc32.ChecksumIEEE(raw[:n]) == binary.LittleEndian.Uint32(raw[n:])
+}
+
+// heartbeat reports a heartbeat: liveness only, never bytes. Its log_pos
+// and file name are the dump thread's coordinates, so a heartbeat at the
+// committed position means the stream has everything.
+func (t *translator) heartbeat(raw []byte, h header) {
+	file := ""
+	if h.typ == evHeartbeat && t.file != "" {
+		name := raw[headerLen:]
+		if len(name) >= len(t.file) && string(name[:len(t.file)]) == t.file &&
+			(len(name) == len(t.file) || len(name) == len(t.file)+checksumLen) {
+			file = t.file
+		}
+	}
+	if t.preamble && file != "" && h.logPos != 0 {
+		t.endPreamble(h.logPos)
+	}
+	t.meter.Heartbeat(file, h.logPos)
+}
+
+// commit hands the batch to the meter and moves the resume position.
+func (t *translator) commit(tx bool) error {
+	b := &t.batch
+	b.Transaction = tx
+	b.File, b.Pos = t.file, t.pos
+	t.meter.Commit(b)
+	b.Reset()
+	t.group = outside
+	t.groupEvents = 0
+	t.committed = stream.Position{File: t.file, Pos: t.pos}
+	t.progressed = true
+	if t.stopAt != nil && t.committed.Compare(*t.stopAt) >= 0 {
+		return errStopReached
+	}
+	return nil
+}
