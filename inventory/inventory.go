@@ -121,8 +121,16 @@ func parseEntry(text string, line int) (Entry, error) {
 	addr := fields[0]
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		// No port: a bare host name, IPv4 address or bracketed IPv6 address.
-		host = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+		// No port: a bare host name, an IP address, or a bracketed IPv6
+		// address (brackets around anything else, e.g. a my.cnf group
+		// header pasted by mistake, are refused).
+		host = addr
+		if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+			host = addr[1 : len(addr)-1]
+			if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+				return bad("brackets are only for IPv6 addresses")
+			}
+		}
 		if strings.Contains(host, ":") && net.ParseIP(host) == nil {
 			return bad("malformed address")
 		}

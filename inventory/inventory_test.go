@@ -20,6 +20,7 @@ func TestParseList(t *testing.T) {
 		}},
 		{give: "[::1]:3310 SEMISYNC,", want: []Entry{{Host: "::1", Port: 3310, SemiSync: true, Line: 1}}},
 		{give: "::1", want: []Entry{{Host: "::1", Port: 3306, Line: 1}}},
+		{give: "[fd00::5]", want: []Entry{{Host: "fd00::5", Port: 3306, Line: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -46,6 +47,7 @@ func TestParseList_Errors(t *testing.T) {
 		{give: "db_2!", wantMsg: `host "db_2!" is not a host name`},
 		{give: "a, b:1, a:3306", wantMsg: `entry 3 "a:3306": listed twice (first at entry 1)`},
 		{give: "x:1:2", wantMsg: "malformed address"},
+		{give: "[mariadb]", wantMsg: "brackets are only for IPv6 addresses"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
