@@ -176,7 +176,7 @@ func validateInput(ctx context.Context, a validateArgs, environ []string) (valid
 		in.Sidecar.ServerID, in.Sidecar.ServerIDFrom = uint32(a.sidecarID), "--sidecar-server-id"
 	}
 	if a.live {
-		vars, err := readGlobalVariables(ctx, cfg)
+		vars, _, err := readGlobalVariables(ctx, cfg)
 		if err != nil {
 			return in, fmt.Errorf("--live: %w", err)
 		}
@@ -204,21 +204,23 @@ func envSet(environ []string, key string) bool {
 }
 
 // readGlobalVariables connects as the sidecar and reads every global
-// variable, names in lower case. TLS "preferred" falls back to plain text
-// when the server offers no TLS, as the contract's mode name promises.
-func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, error) {
+// variable, names in lower case. It returns the TLS configuration that
+// worked: TLS "preferred" falls back to plain text when the server offers
+// no TLS, as the mode's name promises.
+func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, *tls.Config, error) {
 	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
 	defer cancel()
 	tlsCfg, err := cfg.MySQLTLS()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	conn, err := connectMySQL(ctx, cfg, tlsCfg)
 	if err != nil && tlsCfg != nil && cfg.MySQL.TLSMode == "preferred" && strings.Contains(err.Error(), "does not support TLS") {
+		tlsCfg = nil
 		conn, err = connectMySQL(ctx, cfg, nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("connect %s as %s: %w", cfg.MySQL.Addr, cfg.MySQL.User, err)
+		return nil, nil, fmt.Errorf("connect %s as %s: %w", cfg.MySQL.Addr, cfg.MySQL.User, err)
 	}
 	defer conn.Quit()
 	if dl, ok := ctx.Deadline(); ok {
@@ -226,7 +228,7 @@ func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, er
 	}
 	res, err := conn.Execute(sqlGlobalVariables)
 	if err != nil {
-		return nil, fmt.Errorf("read variables: %w", err)
+		return nil, nil, fmt.Errorf("read variables: %w", err)
 	}
 	defer res.Close()
 	vars := make(map[string]string, len(res.Values))
@@ -235,7 +237,7 @@ func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, er
 		value, _ := res.GetString(i, 1)
 		vars[strings.ToLower(name)] = strings.Clone(value)
 	}
-	return vars, nil
+	return vars, tlsCfg, nil
 }
 
 func connectMySQL(ctx context.Context, cfg Config, tlsCfg *tls.Config) (*client.Conn, error) {

@@ -70,13 +70,18 @@ class binlog_sidecar (
   if $mycnf_path {
     # `%` is a temporary copy beside the target whose name no longer ends in
     # .cnf; `sidecar validate` does not care. The inventory is checked with
-    # it (semi-sync wait count, a source listed as its own replica).
+    # it (semi-sync wait count, a source listed as its own replica); an
+    # empty one means "no inventory", as SIDECAR_EXPECTED_REPLICAS does.
+    $validate_cmd = $replicas.empty ? {
+      true    => "${binary_path} validate %",
+      default => "${binary_path} validate --inventory ${inventory} %",
+    }
     file { $mycnf_path:
       ensure       => file,
       mode         => '0644',
       content      => $mycnf_content,
       source       => $mycnf_source,
-      validate_cmd => "${binary_path} validate --inventory ${inventory} %",
+      validate_cmd => $validate_cmd,
       require      => [File[$binary_path], File[$inventory]],
     }
   }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+)
+
+// TestAuditCommand audits a real MariaDB primary with a GTID replica: first
+// as configured (clean), then with a semi-sync timeout that never falls back
+// and an expected replica that does not exist.
+func TestAuditCommand(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	r := testdb.StartReplica(t, p, testdb.Options{Extra: []string{"--report-host=127.0.0.1", "--report-port=0"}})
+	replica := fmt.Sprintf("127.0.0.1:%d", r.Port)
+	env := func(replicas string) []string {
+		return []string{"SIDECAR_MYSQL_ADDR=" + p.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+			"SIDECAR_MYSQL_TLS=disabled", "SIDECAR_INSTANCE=audit-test", "SIDECAR_EXPECTED_REPLICAS=" + replicas}
+	}
+
+	t.Run("clean", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		code := auditCommand(context.Background(), nil, env(replica), &out, &errOut)
+		md := out.String()
+		for _, want := range []string{
+			"# Replication audit of " + p.Addr,
+			fmt.Sprintf("| server_id | %d |", p.ServerID),
+			"| binlog_format | ROW |",
+			"| " + replica + " | " + fmt.Sprint(r.ServerID) + " | connected | true |",
+			"Master has sent all binlog to slave",
+			"**0 error(s)",
+		} {
+			if !strings.Contains(md, want) {
+				t.Errorf("audit lacks %q", want)
+			}
+		}
+		if code != 0 {
+			t.Errorf("exit %d, want 0\n%s%s", code, md, errOut.String())
+		}
+		if t.Failed() {
+			t.Logf("audit:\n%s%s", md, errOut.String())
+		}
+	})
+
+	t.Run("findings", func(t *testing.T) {
+		p.Exec(t, "SET GLOBAL rpl_semi_sync_master_timeout = 1000000000000")
+		t.Cleanup(func() { p.Exec(t, "SET GLOBAL rpl_semi_sync_master_timeout = 10000") })
+		var out, errOut bytes.Buffer
+		code := auditCommand(context.Background(), []string{"--format", "json"}, env(replica+",127.0.0.1:1 semisync"), &out, &errOut)
+		var a struct { // health.Status has no UnmarshalJSON: decode what the test reads
+			Findings []struct{ ID, Severity string }
+			Health   struct {
+				Problems []struct{ Type, Severity, Subject string }
+			}
+			Summary AuditSummary
+		}
+		if err := json.Unmarshal(out.Bytes(), &a); err != nil {
+			t.Fatalf("not JSON (%v): %s%s", err, out.String(), errOut.String())
+		}
+		var got []string
+		for _, f := range a.Findings {
+			got = append(got, f.ID+" "+f.Severity)
+		}
+		for _, pr := range a.Health.Problems {
+			got = append(got, pr.Type+" "+pr.Severity+" "+pr.Subject)
+		}
+		for _, want := range []string{"V7 error", "replica.missing warning replica/127.0.0.1:1"} {
+			if !contains(got, want) {
+				t.Errorf("findings %v lack %q", got, want)
+			}
+		}
+		if code != 1 || a.Summary.Errors == 0 {
+			t.Errorf("exit %d with %d errors, want 1 and some\n%s", code, a.Summary.Errors, errOut.String())
+		}
+	})
+
+	t.Run("cannot run", func(t *testing.T) {
+		tests := []struct {
+			name    string
+			args    []string
+			environ []string
+			want    string
+		}{
+			{name: "unreachable", environ: []string{"SIDECAR_MYSQL_ADDR=127.0.0.1:1", "SIDECAR_INSTANCE=x"}, want: "connect 127.0.0.1:1"},
+			{name: "bad flag", args: []string{"--format", "html"}, want: "usage: sidecar audit"},
+			{name: "bad address", environ: []string{"SIDECAR_MYSQL_ADDR=nohostport", "SIDECAR_INSTANCE=x"}, want: "SIDECAR_MYSQL_ADDR"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				if code := auditCommand(context.Background(), tt.args, tt.environ, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tt.want) {
+					t.Errorf("exit %d, want 2 with %q: %s", code, tt.want, errOut.String())
+				}
+			})
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
