@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/sidecar
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test vet unit demo bench fuzz clean deps
+.PHONY: all build test vet unit demo bench bench-quick fuzz clean deps
 
 all: build
 
@@ -30,6 +30,11 @@ demo: build
 bench:
 	bash scripts/deps.sh bench
 	bash bench/run.sh
+
+# A ~20 MB version of the same, about a minute.
+bench-quick:
+	bash scripts/deps.sh bench
+	BENCH_QUICK=1 bash bench/run.sh
 
 fuzz:
 	$(GO) test ./mycnf -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -48,15 +48,18 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binlog-bench.XXXXXX")
 RAWDIR=$(mktemp -d /dev/shm/binlog-bench-raw.XXXXXX) # tmpfs, for mariadb-binlog --raw
 SERVER_PIDS=()
-READER_PGID=
+CHILD_PGID=  # the command run() waits for
+READER_PGID= # a live-cost reader running beside sysbench
+BUILD_DIR= # a cache entry being built; removed if the build does not finish
 
 # Every mariadbd this script starts dies with it (Ctrl-C, error or success).
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [[ -n $READER_PGID ]]; then
-		kill -TERM -- "-$READER_PGID" 2>/dev/null || true
-	fi
+	local pg
+	for pg in $CHILD_PGID $READER_PGID; do
+		kill -TERM -- "-$pg" 2>/dev/null || true
+	done
 	local pid
 	for pid in "${SERVER_PIDS[@]}"; do
 		if ! gone "$pid"; then
@@ -66,11 +69,25 @@ cleanup() {
 	done
 	for pid in "${SERVER_PIDS[@]}"; do wait_gone "$pid" 10 || log "mariadbd $pid did not go away"; done
 	rm -rf "$WORK" "$RAWDIR"
+	[[ -z $BUILD_DIR ]] || rm -rf "$BUILD_DIR"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# run: a command in a process group of its own, waited for in the
+# background, so that Ctrl-C interrupts the wait at once (bash defers traps
+# while a foreground command runs, and sysbench does not die of SIGINT) and
+# cleanup can end the command with its children.
+run() {
+	setsid -w "$@" &
+	CHILD_PGID=$!
+	local rc=0
+	wait "$CHILD_PGID" || rc=$?
+	CHILD_PGID=
+	return "$rc"
+}
 
 # gone: the process no longer exists or is a zombie (lab-notes §1.4).
 gone() {
@@ -136,9 +153,9 @@ stop_clean() { # dir pid
 build_template() { # datadir
 	local data=$1 t
 	t=$(dirname "$data")
-	mariadb-install-db --no-defaults --user=root --datadir="$data" \
+	run mariadb-install-db --no-defaults --user=root --datadir="$data" \
 		--auth-root-authentication-method=socket --skip-test-db --skip-name-resolve >"$t/install.log" 2>&1 ||
-		die "mariadb-install-db failed (log: $t/install.log)"
+		die "mariadb-install-db failed: $(tail -n 20 "$t/install.log")"
 	mariadbd --no-defaults --user=root --datadir="$data" --skip-networking \
 		--socket="$t/boot.sock" --pid-file="$t/boot.pid" --log-error="$t/boot.err" </dev/null >/dev/null 2>&1 &
 	local pid=$!
@@ -181,7 +198,7 @@ start_primary() { # dir
 sysbench_cmd() { # dir, then sysbench arguments
 	local dir=$1
 	shift
-	sysbench --db-driver=mysql --mysql-socket="$dir/mysqld.sock" --mysql-user=bench --mysql-password=bench \
+	run sysbench --db-driver=mysql --mysql-socket="$dir/mysqld.sock" --mysql-user=bench --mysql-password=bench \
 		--mysql-db=sbtest --tables=4 --table-size="$TABLE_SIZE" "$@"
 }
 
@@ -193,13 +210,13 @@ build_workload() { # dir
 	local dir=$1 file pos size t0 t1
 	log "sysbench prepare: 4 tables x $TABLE_SIZE rows"
 	sysbench_cmd "$dir" oltp_write_only prepare --threads=2 >"$dir/prepare.log" 2>&1 ||
-		die "sysbench prepare failed (log: $dir/prepare.log)"
+		die "sysbench prepare failed: $(tail -n 20 "$dir/prepare.log")"
 	sql "$dir" -e 'FLUSH BINARY LOGS'
 	read -r file pos < <(master_status "$dir")
 	log "sysbench run: $EVENTS transactions into $file"
 	t0=$(cpu_ticks "$PRIMARY_PID")
 	sysbench_cmd "$dir" oltp_write_only run --threads=2 --events="$EVENTS" --time=0 >"$dir/run.log" 2>&1 ||
-		die "sysbench run failed (log: $dir/run.log)"
+		die "sysbench run failed: $(tail -n 20 "$dir/run.log")"
 	t1=$(cpu_ticks "$PRIMARY_PID")
 	sql "$dir" -e 'FLUSH BINARY LOGS'
 	size=$(stat -c %s "$dir/data/$file")
@@ -242,6 +259,7 @@ if [[ $CACHE == 1 && -f $CACHED/meta ]]; then
 elif [[ $CACHE == 1 ]]; then
 	mkdir -p "$CACHE_ROOT"
 	B=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
+	BUILD_DIR=$B
 	log "building the workload in $B (cached for later runs)"
 	build_template "$B/data"
 	start_primary "$B"
@@ -250,6 +268,7 @@ elif [[ $CACHE == 1 ]]; then
 	rm -f "$B/mysqld.sock" "$B/mysqld.pid"
 	rm -rf "$CACHED"
 	mv "$B" "$CACHED"
+	BUILD_DIR=
 	cp -a "$CACHED/data" "$P/data"
 	cp "$CACHED/meta" "$P/meta"
 	start_primary "$P"
@@ -273,7 +292,7 @@ RECORDS=$WORK/records.jsonl
 run_timed() { # out err command...
 	local out=$1 err=$2
 	shift 2
-	if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$out" 2>"$err"; then
+	if ! run /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$out" 2>"$err"; then
 		cat "$err" >&2
 		return 1
 	fi
@@ -329,9 +348,8 @@ live_one() { # reader round
 	c0=$(cpu_ticks "$PRIMARY_PID")
 	WALL=0 USER=0 SYS=0 RSS=0
 	if [[ $r != none ]]; then
-		# Own process group, so cleanup can stop it (a background job
-		# ignores SIGINT).
-		setsid /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$REPLAY" -mode "$r" -addr "127.0.0.1:$PORT" \
+		# Own process group, so cleanup can stop it with its child.
+		setsid -w /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$REPLAY" -mode "$r" -addr "127.0.0.1:$PORT" \
 			-user repl -password repl -file "$file" -start "$pos" -end 0 >"$WORK/out" 2>"$WORK/err" &
 		rpid=$!
 		READER_PGID=$rpid
