@@ -71,7 +71,9 @@ type Options struct {
 	InFlight int
 	// AckTimeout bounds the wait for a JetStream ack or a core NATS flush,
 	// and each JetStream API call (default DefaultAckTimeout).
-	AckTimeout        time.Duration
+	AckTimeout time.Duration
+	// Cluster and Instance name the subjects' middle tokens; give the same
+	// names as the Builder's.
 	Cluster, Instance string
 }
 
@@ -113,14 +115,14 @@ type Publisher struct {
 	log   zerolog.Logger
 	spool *spool.Spool
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex // guards q, writing, dropped, closed, started and nc
 	q        queue
 	writing  int // taken by the writer, not yet in the spool
 	dropped  uint64
 	closed   bool
 	started  bool
 	dropLog  limiter
-	pubMu    sync.Mutex
+	pubMu    sync.Mutex // guards pubCount
 	pubCount map[string]uint64
 
 	nc       *nats.Conn
@@ -129,6 +131,7 @@ type Publisher struct {
 	sawJS    bool // touched by the sender only
 	jsWarned bool // touched by the sender only
 	errLog   limiter
+	connLog  limiter
 	cancel   context.CancelFunc
 	memCh    chan struct{} // an event entered the memory queue
 	spoolCh  chan struct{} // records entered the spool
@@ -167,7 +170,7 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 		pubCount: map[string]uint64{},
 		memCh:    make(chan struct{}, 1), spoolCh: make(chan struct{}, 1), connCh: make(chan struct{}, 1),
 		drainCh: make(chan struct{}), wDone: make(chan struct{}), sDone: make(chan struct{}),
-		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery},
+		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery}, connLog: limiter{every: errorLogEvery},
 	}
 	for _, t := range Types() {
 		p.pubCount[t] = 0
@@ -203,7 +206,16 @@ func (p *Publisher) Start(ctx context.Context) error {
 		nats.ConnectHandler(func(nc *nats.Conn) { p.connected(nc, "nats connected") }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { p.connected(nc, "nats reconnected") }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			p.log.Warn().Err(err).Msg("nats disconnected")
+			if !p.drained() { // Close disconnects on purpose
+				p.log.Warn().Err(err).Msg("nats disconnected")
+			}
+		}),
+		// Every failed attempt, rate-limited: a bad URL, certificate or
+		// credentials would otherwise go unnoticed while events pile up.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if p.connLog.allow() {
+				p.log.Warn().Err(err).Strs("urls", p.opts.URLs).Msg("nats connect failed")
+			}
 		}),
 	}
 	if p.opts.CredsFile != "" {
@@ -319,235 +331,6 @@ func (p *Publisher) writeLoop(ctx context.Context) {
 			return
 		}
 	}
-}
-
-// sender is the sender goroutine's state.
-type sender struct {
-	p        *Publisher
-	pending  []spool.Record // read from the spool, not yet acknowledged, in order
-	failures int            // consecutive failed rounds
-}
-
-// sendLoop publishes the spool in order until Close finds everything
-// delivered or ctx is cancelled. After any failure it resends from the
-// oldest unacknowledged record (JetStream drops the duplicates by
-// Nats-Msg-Id), so the order on each subject is the order of Publish.
-func (p *Publisher) sendLoop(ctx context.Context) {
-	defer close(p.sDone)
-	s := &sender{p: p}
-	for ctx.Err() == nil && !s.finished() {
-		if !p.nc.IsConnected() {
-			select {
-			case <-p.connCh:
-			case <-ctx.Done():
-			case <-time.After(time.Second): // in case a notification was missed
-			}
-			continue
-		}
-		js, err := p.prepare(ctx)
-		if err == nil {
-			err = s.pump(ctx, js)
-		}
-		if err == nil || ctx.Err() != nil {
-			continue
-		}
-		s.failures++
-		if p.errLog.allow() {
-			p.log.Warn().Err(err).Int("failures", s.failures).Int("in_flight", len(s.pending)).Msg("publish failed")
-		}
-		sleep(ctx, backoff(s.failures))
-	}
-}
-
-// finished reports whether Close asked to stop and everything is delivered.
-func (s *sender) finished() bool {
-	select {
-	case <-s.p.wDone:
-	default:
-		return false
-	}
-	return s.p.drained() && len(s.pending) == 0 && s.p.spool.Unread() == 0
-}
-
-func (p *Publisher) drained() bool {
-	select {
-	case <-p.drainCh:
-		return true
-	default:
-		return false
-	}
-}
-
-// pump sends until an error, or until finished (nil).
-func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
-	p := s.p
-	for {
-		if len(s.pending) < p.opts.InFlight {
-			recs, err := p.spool.Read(p.opts.InFlight - len(s.pending))
-			s.pending = append(s.pending, recs...)
-			if err != nil {
-				return err
-			}
-		}
-		if len(s.pending) == 0 {
-			if s.finished() {
-				return nil
-			}
-			wake := p.drainCh
-			if p.drained() {
-				wake = p.wDone
-			}
-			select {
-			case <-p.spoolCh:
-			case <-wake:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			continue
-		}
-		var n int
-		var err error
-		if js != nil {
-			n, err = s.sendJS(ctx, js)
-		} else {
-			n, err = s.sendCore()
-		}
-		if n > 0 {
-			s.acked(n)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// sendJS publishes every pending record asynchronously and waits for the
-// acks in order; it returns how many from the front were acknowledged.
-func (s *sender) sendJS(ctx context.Context, js jetstream.JetStream) (int, error) {
-	futs := make([]jetstream.PubAckFuture, 0, len(s.pending))
-	var pubErr error
-	for _, r := range s.pending {
-		m, err := s.p.natsMsg(r)
-		if err == nil {
-			var f jetstream.PubAckFuture
-			if f, err = js.PublishMsgAsync(m, jetstream.WithExpectStream(s.p.opts.Stream)); err == nil {
-				futs = append(futs, f)
-				continue
-			}
-		}
-		pubErr = fmt.Errorf("publish: %w", err)
-		break
-	}
-	for i, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return i, fmt.Errorf("publish ack: %w", err)
-		case <-ctx.Done():
-			return i, ctx.Err()
-		}
-	}
-	return len(futs), pubErr
-}
-
-// sendCore publishes every pending record and flushes: a successful flush
-// means the server has them all.
-func (s *sender) sendCore() (int, error) {
-	for _, r := range s.pending {
-		m, err := s.p.natsMsg(r)
-		if err == nil {
-			err = s.p.nc.PublishMsg(m)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("publish: %w", err)
-		}
-	}
-	if err := s.p.nc.FlushTimeout(s.p.opts.AckTimeout); err != nil {
-		return 0, fmt.Errorf("flush: %w", err)
-	}
-	return len(s.pending), nil
-}
-
-// acked records that the first n pending records were acknowledged.
-func (s *sender) acked(n int) {
-	p := s.p
-	err := p.spool.Ack(s.pending[n-1].Seq)
-	done := s.pending[:n]
-	s.pending = append(s.pending[:0:0], s.pending[n:]...)
-	if err != nil && p.errLog.allow() {
-		// Not fatal: the records go out again after a restart, as duplicates.
-		p.log.Error().Err(err).Msg("spool ack failed")
-	}
-	p.pubMu.Lock()
-	for _, r := range done {
-		_, _, typ, _, _ := decodeMsg(r.Data)
-		p.pubCount[typ]++
-	}
-	p.pubMu.Unlock()
-	if s.failures > 0 {
-		p.log.Info().Int("failures", s.failures).Msg("publishing recovered")
-		s.failures = 0
-	}
-}
-
-// prepare decides between JetStream and core NATS for this round and makes
-// sure the stream exists. It returns nil for core NATS. Once JetStream was
-// seen it is waited for rather than given up: just after a server restart
-// JetStream answers "not enabled" for a moment, and core publishes then
-// would count as delivered without being stored.
-func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
-	if p.opts.Stream == "" {
-		p.jsMode.Store(false)
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
-	defer cancel()
-	if _, err := p.js.AccountInfo(ctx); err != nil {
-		if !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && !errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-			return nil, fmt.Errorf("jetstream account info: %w", err)
-		}
-		if p.sawJS {
-			return nil, fmt.Errorf("jetstream unavailable: %w", err)
-		}
-		if !p.jsWarned {
-			p.log.Warn().Err(err).Msg("jetstream not available, publishing with core nats")
-			p.jsWarned = true
-		}
-		p.jsMode.Store(false)
-		return nil, nil
-	}
-	_, err := p.js.Stream(ctx, p.opts.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = p.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: p.opts.Stream, Subjects: []string{p.opts.SubjectPrefix + ".>"},
-			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
-			MaxAge: DefaultStreamMaxAge, MaxBytes: DefaultStreamMaxBytes, Duplicates: DefaultDuplicateWindow,
-		})
-		if err == nil {
-			p.log.Info().Str("stream", p.opts.Stream).Msg("jetstream stream created")
-		}
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			err = nil // another sidecar was first
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("jetstream stream %s: %w", p.opts.Stream, err)
-	}
-	p.sawJS = true
-	p.jsMode.Store(true)
-	return p.js, nil
-}
-
-func (p *Publisher) natsMsg(r spool.Record) (*nats.Msg, error) {
-	subject, id, _, body, ok := decodeMsg(r.Data)
-	if !ok {
-		return nil, fmt.Errorf("spool record %d: malformed", r.Seq)
-	}
-	m := nats.NewMsg(subject)
-	m.Header.Set(jetstream.MsgIDHeader, id)
-	m.Header.Set("Content-Type", "application/cloudevents+json")
-	m.Data = body
-	return m, nil
 }
 
 // Stats returns the current figures.

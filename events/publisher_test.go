@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +44,9 @@ func testLog(t *testing.T) zerolog.Logger {
 	return zerolog.New(lockedWriter{&mu, &buf}).With().Timestamp().Logger()
 }
 
+// testLogB discards: benchmarks print no logs.
+func testLogB(testing.TB) zerolog.Logger { return zerolog.Nop() }
+
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  *bytes.Buffer
@@ -80,7 +82,9 @@ func newPublisher(t testing.TB, o events.Options, log zerolog.Logger) *events.Pu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Short: with the bus down Close waits all of it, and tests that
+		// care about Close call it themselves.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		p.Close(ctx)
 	})
@@ -124,7 +128,8 @@ type stored struct {
 	Data        []byte
 }
 
-// readStream returns every message in the stream, in stream order.
+// readStream returns every message in the stream, in stream order, through
+// an ordered consumer.
 func readStream(t testing.TB, url string) []stored {
 	t.Helper()
 	nc, err := nats.Connect(url)
@@ -143,13 +148,22 @@ func readStream(t testing.TB, url string) []stored {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []stored
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
+	for uint64(len(out)) < info.State.Msgs {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			t.Fatalf("get %d: %v", seq, err)
+			t.Fatalf("fetch: %v", err)
 		}
-		out = append(out, stored{m.Subject, m.Header.Get(jetstream.MsgIDHeader), m.Data})
+		for m := range batch.Messages() {
+			out = append(out, stored{m.Subject(), m.Headers().Get(jetstream.MsgIDHeader), m.Data()})
+		}
+		if err := batch.Error(); err != nil && ctx.Err() != nil {
+			t.Fatalf("fetch: %v", err)
+		}
 	}
 	return out
 }
@@ -410,5 +424,3 @@ func TestLogOnly(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-var _ = filepath.Join

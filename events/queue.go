@@ -36,6 +36,10 @@ func (q *queue) trim(limit int) []item {
 			}
 		}
 		dropped = append(dropped, q.items[i])
+		if i == 0 {
+			q.items = q.items[1:] // the common case (the queue is all stats): no copy
+			continue
+		}
 		q.items = append(q.items[:i], q.items[i+1:]...)
 	}
 	return dropped

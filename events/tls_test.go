@@ -1,0 +1,105 @@
+package events_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+)
+
+// tlsFixture makes a CA, writes it to a file, and returns a server TLS
+// config with a certificate for 127.0.0.1 signed by it.
+func tlsFixture(t *testing.T) (caFile string, cfg *tls.Config) {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := key(), key()
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return caFile, &tls.Config{MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: srvKey}}}
+}
+
+// A tls:// URL and a CA file give a verified TLS connection.
+func TestPublisher_TLS(t *testing.T) {
+	caFile, cfg := tlsFixture(t)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoSigs: true, NoLog: true, TLS: true, TLSConfig: cfg, TLSTimeout: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	url := srv.ClientURL()
+	if !strings.HasPrefix(url, "tls://") {
+		t.Fatalf("client URL %s, want tls://", url)
+	}
+
+	p := newPublisher(t, events.Options{URLs: []string{url}, TLSCAFile: caFile, Stream: testStream}, testLog(t))
+	p.Publish(seqEvent(events.NewBuilder(testCluster, testInstance), events.TypeStreamDown, 1))
+	waitFor(t, "published over TLS", func() bool { return published(p.Stats()) == 1 })
+}
+
+// Options that can never work fail Start at once instead of retrying forever.
+func TestPublisher_StartBadOptions(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	tests := []struct {
+		name string
+		give events.Options
+	}{
+		{"missing credentials file", events.Options{CredsFile: missing}},
+		{"missing CA file", events.Options{TLSCAFile: missing}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.give.URLs, tt.give.DataDir = []string{"nats://127.0.0.1:1"}, t.TempDir()
+			p, err := events.New(tt.give, testLog(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if err := p.Start(context.Background()); err == nil {
+				t.Error("got nil error, want one")
+			}
+		})
+	}
+}
