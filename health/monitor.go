@@ -300,13 +300,12 @@ func (m *Monitor) kill(ctx context.Context, obs Observation, cands []killCandida
 }
 
 func (m *Monitor) logTransition(tr Transition) {
-	ev := m.log.Info()
+	ev, msg := m.log.Info(), "problem resolved"
 	if tr.State == StateFiring {
-		ev = m.log.Warn()
+		ev, msg = m.log.Warn(), "problem firing"
 	}
 	ev.Str("type", tr.Problem.Type).Str("subject", tr.Problem.Subject).Str("problem_id", tr.Problem.ID).
-		Str("severity", string(tr.Problem.Severity)).Str("state", string(tr.State)).Str("summary", tr.Problem.Summary).
-		Msg("problem " + string(tr.State))
+		Str("severity", string(tr.Problem.Severity)).Str("summary", tr.Problem.Summary).Msg(msg)
 }
 
 // logReads logs a read's failure once and its recovery once.

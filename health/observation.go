@@ -33,6 +33,8 @@ type ReadResult struct {
 	At   time.Time     `json:"at"`
 	Took time.Duration `json:"took_ns"`
 	Rows int           `json:"rows"`
+	// Queries is the number of statements run (a fallback makes two).
+	Queries int `json:"queries"`
 	// Err is set when the read failed; its checks are then unknown.
 	Err string `json:"error,omitempty"`
 	// MissingPrivilege names the grant the read lacks; its checks are then
@@ -74,13 +76,11 @@ type Observation struct {
 // Read returns the result of one read; the zero value when it did not run.
 func (o Observation) Read(r Read) ReadResult { return o.Reads[r] }
 
-// Queries and RowsRead count what the poll cost the server.
+// Queries is the number of statements the poll ran on the server.
 func (o Observation) Queries() int {
 	n := 0
 	for _, r := range o.Reads {
-		if !r.At.IsZero() {
-			n++
-		}
+		n += r.Queries
 	}
 	return n
 }

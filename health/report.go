@@ -193,17 +193,14 @@ func (e *eval) report() Report {
 		}
 		rep.Replicas = append(rep.Replicas, info)
 	}
-	for _, en := range e.t.missing {
-		info := ReplicaInfo{Address: en.Addr(), Status: ReplicaMissing, Expected: true, SemiSyncExpected: en.SemiSync}
-		info.LastSeen = e.m.lastSeen[en.Addr()]
-		status[en.Addr()] = ReplicaMissing
-		rep.Replicas = append(rep.Replicas, info)
-	}
-	if !e.o.Read(ReadDumpThreads).OK() || !e.o.Read(ReadReplicaHosts).OK() {
-		for i := range rep.Replicas {
-			if rep.Replicas[i].Status == ReplicaMissing {
-				rep.Replicas[i].Status = ReplicaUnknown // cannot tell: the reads failed
-			}
+	// Without both reads an expected replica's absence proves nothing: it
+	// is then listed under inventory only, with no status.
+	if e.o.Read(ReadDumpThreads).OK() && e.o.Read(ReadReplicaHosts).OK() {
+		for _, en := range e.t.missing {
+			info := ReplicaInfo{Address: en.Addr(), Status: ReplicaMissing, Expected: true, SemiSyncExpected: en.SemiSync}
+			info.LastSeen = e.m.lastSeen[en.Addr()]
+			status[en.Addr()] = ReplicaMissing
+			rep.Replicas = append(rep.Replicas, info)
 		}
 	}
 	slices.SortFunc(rep.DumpThreads, func(a, b DumpThreadInfo) int { return cmpDesc(b.ID, a.ID) })

@@ -496,13 +496,15 @@ func (e *eval) dumpThreadFlapping() {
 					addrs = append(addrs, ev.Addr)
 				}
 			}
-			summary := fmt.Sprintf("Replica %s reconnected %d times in %s.", key, len(evs), e.FlapWindow)
-			rem := "Check the replica's error log and the link to it; a replica that keeps reconnecting re-reads binlog and may flip semi-sync."
+			summary := fmt.Sprintf("Replica %s got a new dump thread %d times in %s.", key, len(evs), e.FlapWindow)
 			if len(addrs) > 1 {
-				summary = fmt.Sprintf("Replica %s reconnected %d times in %s from %s: two servers share this identity and evict each other.",
+				summary = fmt.Sprintf("Replica %s got a new dump thread %d times in %s, registered as %s: two servers share this identity.",
 					key, len(evs), e.FlapWindow, strings.Join(addrs, " and "))
-				rem = "Give each of " + strings.Join(addrs, ", ") + " a unique server_id (SET GLOBAL server_id=... and in its my.cnf; MySQL: also a unique server_uuid in auto.cnf), then restart replication on it."
 			}
+			// MariaDB evicts an older connection with the same server_id (MySQL:
+			// server_uuid), so two servers sharing one keep replacing each other;
+			// SHOW SLAVE HOSTS may even list both (seen on 10.11).
+			rem := fmt.Sprintf("Most often two servers share %s and evict each other: run SELECT @@server_id, @@server_uuid on each replica and give each a unique server_id (SET GLOBAL server_id=... and in its my.cnf; MySQL: a unique server_uuid in auto.cnf), then restart replication on it. Otherwise check the replica's error log and the link to it.", key)
 			e.add(finding{typ: typ, subject: "replica/" + key, since: evs[e.FlapCount-1].At, summary: summary, remediation: rem,
 				evidence: map[string]any{"reconnects": evs, "addresses": addrs, "window": e.FlapWindow.String(),
 					"sql": e.sql(ReadDumpThreads, ReadReplicaHosts)}})

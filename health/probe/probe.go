@@ -50,6 +50,12 @@ type Probe struct {
 	known  bool
 	ps     bool
 	privs  map[string]bool // the account's global privileges; nil if unknown
+	// lost is why the connection failed earlier in this poll: the reads
+	// after it fail at once instead of each waiting out a timeout.
+	lost error
+	// unsupported holds statements that failed on this connection while a
+	// fallback worked, with their error: they are not retried every poll.
+	unsupported map[string]string
 }
 
 var _ health.Prober = (*Probe)(nil)
@@ -61,6 +67,7 @@ func New(cfg Config, log zerolog.Logger) *Probe {
 	}
 	p := &Probe{cfg: cfg, log: log.With().Str("component", "probe").Logger()}
 	p.exec = p.query
+	p.unsupported = map[string]string{}
 	return p
 }
 
@@ -84,6 +91,7 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 	defer p.mu.Unlock()
 	start := time.Now()
 	o := health.Observation{At: start, User: p.cfg.User, Reads: map[health.Read]health.ReadResult{}}
+	p.lost = nil
 
 	vars, _ := p.read(ctx, &o, health.ReadVariables, func(rs Rowset) (any, error) { return mapNameValues(rs) })
 	if vars != nil {
@@ -139,7 +147,12 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 		return nil, false
 	}
 	for i, st := range cands {
+		if msg, skip := p.unsupported[st.sql]; skip && i+1 < len(cands) {
+			res.FallbackFrom = msg
+			continue
+		}
 		res.SQL = st.sql
+		res.Queries++
 		rs, err := p.exec(ctx, st.sql)
 		res.Took = time.Since(res.At)
 		var myErr *gomysql.MyError
@@ -158,6 +171,7 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 			return v, true
 		case errors.As(err, &myErr) && i+1 < len(cands):
 			res.FallbackFrom = err.Error() // e.g. performance_schema not readable: take the next statement
+			p.unsupported[st.sql] = res.FallbackFrom
 			continue
 		case errors.As(err, &myErr) && privilegeErrors[myErr.Code]:
 			res.MissingPrivilege = missingPrivilege(myErr, st.priv)
@@ -210,6 +224,7 @@ func missingPrivilege(err *gomysql.MyError, fallback string) string {
 func (p *Probe) Kill(ctx context.Context, threadID uint64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lost = nil
 	_, err := p.exec(ctx, fmt.Sprintf(sqlKill, threadID))
 	var myErr *gomysql.MyError
 	if errors.As(err, &myErr) && privilegeErrors[myErr.Code] {
@@ -233,7 +248,11 @@ func (p *Probe) query(ctx context.Context, sql string) (Rowset, error) {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	if p.lost != nil {
+		return Rowset{}, fmt.Errorf("connection lost earlier in this poll: %w", p.lost)
+	}
 	if err := p.connect(ctx, deadline); err != nil {
+		p.lost = err
 		return Rowset{}, err
 	}
 	c := p.conn
@@ -247,6 +266,7 @@ func (p *Probe) query(ctx context.Context, sql string) (Rowset, error) {
 	if err != nil {
 		if !errors.As(err, new(*gomysql.MyError)) {
 			p.drop()
+			p.lost = err
 		}
 		return Rowset{}, err
 	}
@@ -284,6 +304,7 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 		return fmt.Errorf("connect %s: %w", p.cfg.Addr, err)
 	}
 	p.conn = c
+	p.unsupported = map[string]string{} // grants or settings may have changed
 	p.log.Info().Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
 	p.privs = nil
 	if res, err := c.Execute(sqlPrivileges); err == nil {

@@ -1,0 +1,140 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// fakeProber serves scripted observations and handshake answers and
+// records kills.
+type fakeProber struct {
+	mu       sync.Mutex
+	polls    []poll
+	n        int
+	answered bool
+	killErr  error
+	killed   []uint64
+}
+
+func (f *fakeProber) Observe(context.Context) Observation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.polls[min(f.n, len(f.polls)-1)]
+	in := p.input(f.n, nil)
+	f.n++
+	return in.Observation
+}
+
+func (f *fakeProber) Handshake(_ context.Context, addr string, _ time.Duration) ProbeResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return ProbeResult{Addr: addr, At: time.Now(), OK: f.answered, Err: map[bool]string{false: "no greeting"}[f.answered]}
+}
+
+func (f *fakeProber) Kill(_ context.Context, id uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.killed = append(f.killed, id)
+	return f.killErr
+}
+
+type fakeResolver map[string][]string
+
+func (r fakeResolver) LookupHost(_ context.Context, host string) ([]string, error) {
+	if ips, ok := r[host]; ok {
+		return ips, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+func TestMonitor_poll(t *testing.T) {
+	tests := []struct {
+		name       string
+		kill       bool
+		killErr    error
+		wantKills  []string
+		wantKilled []uint64
+	}{
+		{"zombie is not killed by default", false, nil, []string{}, nil},
+		{"zombie is killed once when enabled", true, nil, []string{"10 no_greeting killed"}, []uint64{10}},
+		{"a failed kill is reported and not retried", true, errors.New("kill 10: missing privilege CONNECTION ADMIN"),
+			[]string{"10 no_greeting kill 10: missing privilege CONNECTION ADMIN"}, []uint64{10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeProber{polls: []poll{connected}, killErr: tt.killErr}
+			clock := t0
+			var trs []string
+			var health []string
+			kills := []string{}
+			m := NewMonitor(Options{PollInterval: pollStep, ZombieGrace: 10 * time.Second, KillZombies: tt.kill,
+				SelfServerID: selfID, Inventory: StaticInventory(inv2, true), Resolver: fakeResolver{"db-2.test": {"10.0.0.2"}},
+				Now:            func() time.Time { return clock },
+				OnTransition:   func(tr Transition) { trs = append(trs, string(tr.State)+" "+tr.Problem.Type) },
+				OnHealthChange: func(from, to Status, _ time.Time) { health = append(health, from.String()+"->"+to.String()) },
+				OnKill:         func(k KillReport) { kills = append(kills, itoa(int(k.ThreadID))+" "+k.Reason+" "+k.Result) },
+			}, f, zerolog.Nop())
+			for range 5 {
+				m.poll(context.Background())
+				clock = clock.Add(pollStep)
+			}
+			got := []any{trs, health, kills, f.killed, m.Report().Health}
+			want := []any{[]string{"firing dump_thread.zombie"}, []string{"ok->critical"}, tt.wantKills, tt.wantKilled, StatusCritical}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("transitions, health changes, kill reports, kills, health:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+func TestMonitor_Report_beforeFirstPoll(t *testing.T) {
+	m := NewMonitor(Options{}, &fakeProber{polls: []poll{connected}}, zerolog.Nop())
+	rep := m.Report()
+	got := []any{rep.Health, rep.Checks[TypeReplicaMissing].State, len(rep.Counts.Problems), len(rep.Counts.DumpThreads)}
+	if want := []any{StatusOK, CheckUnknown, len(ProblemTypes()), len(DumpThreadStates())}; !reflect.DeepEqual(got, want) {
+		t.Errorf("initial report: got %v, want %v", got, want)
+	}
+}
+
+func TestInventoryFile_Entries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replicas")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := NewInventoryFile(path, nil, zerolog.Nop())
+	addrs := func() []string {
+		entries, _ := f.Entries()
+		out := []string{}
+		for _, e := range entries {
+			out = append(out, e.Addr())
+		}
+		return out
+	}
+	steps := []struct {
+		give    string
+		want    []string
+		wantErr bool
+	}{
+		{"db-2:3306\n# comment\ndb-3 semisync\n", []string{"db-2:3306", "db-3:3306"}, false},
+		{"db-2:3306\n", []string{"db-2:3306"}, false},
+		{"db-2:nope\n", []string{"db-2:3306"}, true}, // a bad edit keeps the last good entries
+		{"db-4:3307\n", []string{"db-4:3307"}, false},
+	}
+	for _, st := range steps {
+		write(st.give)
+		got := addrs()
+		if !reflect.DeepEqual(got, st.want) || (f.Err() != nil) != st.wantErr {
+			t.Errorf("after %q: got %v (err %v), want %v (error %v)", st.give, got, f.Err(), st.want, st.wantErr)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+)
+
+func newProbe(t *testing.T, s *testdb.Server, user, password string) *Probe {
+	t.Helper()
+	p := New(Config{Addr: s.Addr, User: user, Password: password, ReadTimeout: 2 * time.Second}, zerolog.New(zerolog.NewTestWriter(t)))
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestProbe_Observe_live(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	r := testdb.StartReplica(t, p, testdb.Options{Extra: []string{"--report-host=localhost", "--report-port=3307"}})
+	o := newProbe(t, p, "sidecar", "sidecar").Observe(context.Background())
+	failed := map[health.Read]string{}
+	for read, res := range o.Reads {
+		if !res.OK() {
+			failed[read] = res.Err + res.MissingPrivilege
+		}
+	}
+	got := []any{failed, o.Server.Flavor, o.Server.ServerID, len(o.DumpThreads), o.Replicas, o.Binlog.File != "", o.SemiSync.Available}
+	want := []any{map[health.Read]string{}, health.FlavorMariaDB, p.ServerID, 1,
+		[]health.Registration{{ServerID: r.ServerID, Host: "localhost", Port: 3307, SourceID: p.ServerID}}, true, true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("observation:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestProbe_Observe_missingPrivilege: each missing grant is named on the
+// read that needs it, and no rule check that depends on it says ok.
+func TestProbe_Observe_missingPrivilege(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	r := testdb.StartReplica(t, p, testdb.Options{})
+	// Users made on a live primary stay out of its binlog (lab-notes §1.2).
+	p.Exec(t, "SET sql_log_bin=0")
+	p.Exec(t, "CREATE USER nomadmin@'%' IDENTIFIED BY 'x'")
+	p.Exec(t, "GRANT REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, PROCESS ON *.* TO nomadmin@'%'")
+	p.Exec(t, "CREATE USER noproc@'%' IDENTIFIED BY 'x'")
+	p.Exec(t, "GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SLAVE MONITOR ON *.* TO noproc@'%'")
+	p.Exec(t, "SET sql_log_bin=1")
+
+	tests := []struct {
+		user, password string
+		want           map[health.Read]string // read -> missing privilege
+	}{
+		{"sidecar", "sidecar", map[health.Read]string{}},
+		{"nomadmin", "x", map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN"}},
+		{"noproc", "x", map[health.Read]string{health.ReadDumpThreads: "PROCESS"}},
+		{"norepl", "norepl", map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN",
+			health.ReadChannels: "one of SUPER, SLAVE MONITOR"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			o := newProbe(t, p, tt.user, tt.password).Observe(context.Background())
+			got := map[health.Read]string{}
+			for read, res := range o.Reads {
+				if !res.OK() {
+					got[read] = res.MissingPrivilege
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("missing privileges: got %v, want %v", got, tt.want)
+			}
+
+			rules := health.Rules{SelfServerID: 4000000001}
+			_, trs, rep := rules.Evaluate(health.Memory{}, health.Input{Observation: o, InventoryConfigured: true,
+				Inventory: []inventory.Entry{{Host: "127.0.0.1", Port: r.Port}}}, o.At)
+			if len(trs) != 0 {
+				t.Errorf("transitions: got %+v, want none", trs)
+			}
+			for read, priv := range tt.want {
+				if c := rep.Checks[string(read)]; c.State != health.CheckUnavailable || !strings.Contains(c.Reason, "missing privilege "+priv) {
+					t.Errorf("check %s: got %+v, want unavailable naming %s", read, c, priv)
+				}
+			}
+			for _, typ := range health.ProblemTypes() {
+				c := rep.Checks[typ]
+				if c.State == health.CheckUnavailable && !strings.Contains(c.Reason, "missing privilege") {
+					t.Errorf("check %s: %+v does not name the privilege", typ, c)
+				}
+			}
+			if len(tt.want) > 0 && rep.Checks[health.TypeReplicaMissing].State != health.CheckUnavailable {
+				t.Errorf("replica.missing: got %+v, want unavailable", rep.Checks[health.TypeReplicaMissing])
+			}
+		})
+	}
+}
+
+func TestProbe_Kill(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	testdb.StartReplica(t, p, testdb.Options{})
+	ctx := context.Background()
+	thread := func() uint64 {
+		o := newProbe(t, p, "bench", "bench").Observe(ctx)
+		if len(o.DumpThreads) != 1 {
+			t.Fatalf("dump threads: %+v", o.DumpThreads)
+		}
+		return o.DumpThreads[0].ID
+	}
+	id := thread()
+	err := newProbe(t, p, "sidecar", "sidecar").Kill(ctx, id)
+	if err == nil || !strings.Contains(err.Error(), "missing privilege CONNECTION ADMIN") {
+		t.Errorf("kill as sidecar: got %v, want missing privilege CONNECTION ADMIN", err)
+	}
+	if err := newProbe(t, p, "bench", "bench").Kill(ctx, id); err != nil {
+		t.Fatalf("kill as bench: %v", err)
+	}
+	// The replica reconnects: a new thread replaces the killed one.
+	deadline := time.Now().Add(10 * time.Second)
+	for newID := thread(); newID == id; newID = thread() {
+		if time.Now().After(deadline) {
+			t.Fatal("no new dump thread after the kill")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestProbe_Observe_reconnects: a poll during an outage fails its reads
+// (quickly once the connection is lost), the next after it succeeds on a
+// new connection.
+func TestProbe_Observe_reconnects(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	pr := New(Config{Addr: p.Addr, User: "sidecar", Password: "sidecar", ReadTimeout: 300 * time.Millisecond}, zerolog.New(zerolog.NewTestWriter(t)))
+	t.Cleanup(func() { pr.Close() })
+	ctx := context.Background()
+	ok := func(o health.Observation) []health.Read {
+		var bad []health.Read
+		for _, r := range health.Reads() {
+			if !o.Read(r).OK() {
+				bad = append(bad, r)
+			}
+		}
+		return bad
+	}
+	if bad := ok(pr.Observe(ctx)); len(bad) != 0 {
+		t.Fatalf("failed reads before the outage: %v", bad)
+	}
+
+	p.Pause()
+	waitState(t, p.PID(), 'T') // SIGSTOP is asynchronous; a query may slip through first
+	start := time.Now()
+	o := pr.Observe(ctx)
+	took := time.Since(start)
+	p.Resume()
+	if bad := ok(o); len(bad) != len(health.Reads()) {
+		t.Errorf("failed reads while frozen: got %v, want all", bad)
+	}
+	t.Logf("a poll of a frozen server took %v with a 300ms read timeout (first error: %s)", took.Round(time.Millisecond), o.Read(health.ReadVariables).Err)
+	if took > 10*300*time.Millisecond {
+		t.Errorf("poll of a frozen server took %v: reads are not bounded by their timeout", took)
+	}
+
+	p.Restart(t)
+	if bad := ok(pr.Observe(ctx)); len(bad) != 0 {
+		t.Errorf("failed reads after the restart: %v", bad)
+	}
+}
+
+// waitState waits until process pid is in state (third field of
+// /proc/pid/stat), e.g. 'T' once a SIGSTOP took effect.
+func waitState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not in state %c after 5 s", pid, state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
