@@ -23,6 +23,7 @@ var (
 	ErrDuplicateReplica = errors.New("another replica uses the sidecar's server_id")
 	ErrBadPosition      = errors.New("start position not valid on the server")
 	ErrUnreachable      = errors.New("server unreachable")
+	ErrReadTimeout      = errors.New("no event or heartbeat within the read timeout")
 )
 
 // VariableError is a server setting the sidecar cannot work with.
@@ -109,6 +110,9 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 	e := &Error{Op: op, Err: err}
 	var my *mysql.MyError
 	switch {
+	case errors.Is(err, ErrReadTimeout):
+		e.Kind = ErrReadTimeout
+		e.Fix = "the server stopped sending (frozen, overloaded, or the network stalled); reconnecting"
 	case errors.As(err, &my):
 		switch my.Code {
 		case codeAccessDenied, codeDBAccessDenied:

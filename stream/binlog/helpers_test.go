@@ -88,12 +88,18 @@ func waitCaughtUp(t *testing.T, srv *testdb.Server, m *stream.Meter) stream.Snap
 	t.Helper()
 	file, pos := srv.MasterStatus(t)
 	want := stream.Position{File: file, Pos: pos}
-	var s stream.Snapshot
-	waitFor(t, 30*time.Second, "position "+want.String(), func() bool {
-		s = m.Snapshot()
-		return s.Position.File == want.File && s.Position.Pos == want.Pos
-	})
-	return s
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := m.Snapshot()
+		if s.Position.File == want.File && s.Position.Pos == want.Pos {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30s waiting for position %s; at %s, connected %v, last error %q, %d events",
+				want, s.Position, s.Connected, s.LastError, s.EventsTotal())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // binlogBytes is how many bytes the binlog holds from `from` to the

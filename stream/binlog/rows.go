@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 )
 
 // rowsEvent is the header of a rows event and its row images.
@@ -238,16 +237,4 @@ func (w *rowWalker) inflate(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("inflate rows: %w", err)
 	}
 	return w.inflated, nil
-}
-
-// popcount is the number of set bits among the first n bits of bitmap.
-func popcount(bitmap []byte, n int) int {
-	c := 0
-	for i := 0; i < n/8; i++ {
-		c += bits.OnesCount8(bitmap[i])
-	}
-	if n%8 != 0 {
-		c += bits.OnesCount8(bitmap[n/8] & (1<<(n%8) - 1))
-	}
-	return c
 }

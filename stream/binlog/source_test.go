@@ -66,10 +66,12 @@ func TestSource_countsExactly(t *testing.T) {
 }
 
 // TestSource_stall: a frozen server shows as stalled within 3 heartbeat
-// periods, and as recovered once it runs again.
+// periods, as down once the read timeout passes, and as recovered once it
+// runs again.
 func TestSource_stall(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
-	r := startSource(t, p, Config{ReadTimeout: 20 * testHeartbeat})
+	const readTimeout = 10 * testHeartbeat
+	r := startSource(t, p, Config{ReadTimeout: readTimeout})
 	waitFor(t, 10*time.Second, "first heartbeat", func() bool {
 		return r.meter.Snapshot().Events[stream.EventHeartbeat] > 0
 	})
@@ -79,19 +81,35 @@ func TestSource_stall(t *testing.T) {
 
 	p.Pause()
 	paused := time.Now()
-	// 3 periods plus slack for a loaded machine; the read timeout (20
-	// periods) keeps the stream connected meanwhile.
-	waitFor(t, 3*testHeartbeat+2*time.Second, "stalled", func() bool { return r.meter.Snapshot().Stalled() })
+	// 3 periods plus slack for a loaded machine; the stream stays
+	// connected until the read timeout.
+	waitFor(t, readTimeout, "stalled", func() bool { return r.meter.Snapshot().Stalled() })
 	t.Logf("stalled %v after SIGSTOP", time.Since(paused).Round(time.Millisecond))
-	if s := r.meter.Snapshot(); !s.Connected {
-		t.Errorf("Connected = false while stalled; the stream should still be up")
-	}
 
 	p.Resume()
 	resumed := time.Now()
 	waitFor(t, 10*time.Second, "recovered", func() bool {
 		s := r.meter.Snapshot()
 		return s.Connected && !s.Stalled() && s.LastReceived.After(resumed)
+	})
+	if s := r.meter.Snapshot(); s.Reconnects != 0 {
+		t.Errorf("Reconnects = %d after a short stall, want 0 (the stream should have survived)", s.Reconnects)
+	}
+
+	// Frozen past the read timeout: the stream is declared down.
+	p.Pause()
+	waitFor(t, readTimeout+5*time.Second, "down after the read timeout", func() bool {
+		s := r.meter.Snapshot()
+		return !s.Connected && strings.Contains(s.LastError, "read timeout")
+	})
+	if err := r.src.LastError(); !errors.Is(err, ErrReadTimeout) {
+		t.Errorf("LastError = %v, want ErrReadTimeout", err)
+	}
+	p.Resume()
+	resumed = time.Now()
+	waitFor(t, 20*time.Second, "reconnected", func() bool {
+		s := r.meter.Snapshot()
+		return s.Connected && s.LastReceived.After(resumed)
 	})
 }
 
@@ -297,3 +315,50 @@ func TestSource_serverProblems(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestSource_registration: the sidecar registers under RegisterHost and
+// its server_id, and never as a semi-sync replica, even on a primary with
+// semi-sync on.
+func TestSource_registration(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{Extra: []string{
+		"--rpl-semi-sync-master-enabled=ON", "--rpl-semi-sync-master-timeout=200"}})
+	const id = 4000000007
+	r := startSource(t, p, Config{ServerID: id})
+	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+
+	var own int
+	waitFor(t, 5*time.Second, "registration", func() bool {
+		own = 0
+		for _, row := range p.Query(t, "SHOW SLAVE HOSTS") {
+			sid, _ := strconv.ParseUint(row["Server_id"], 10, 32)
+			if IsOwnRegistration(uint32(sid), row["Host"], id) {
+				own++
+			}
+		}
+		return own == 1
+	})
+	p.Exec(t, "CREATE TABLE sbtest.ss (id INT PRIMARY KEY)")
+	p.Exec(t, "INSERT INTO sbtest.ss VALUES (1)")
+	waitCaughtUp(t, p, r.meter)
+	st := p.Query(t, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
+	if len(st) != 1 || st[0]["Value"] != "0" {
+		t.Errorf("Rpl_semi_sync_master_clients = %v, want 0: the sidecar must never be a semi-sync replica", st)
+	}
+}
+
+// TestSource_unixSocket: Addr may be a unix socket path.
+func TestSource_unixSocket(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	p.Exec(t, "CREATE TABLE sbtest.us (id INT PRIMARY KEY)")
+	end := masterPos(t, p)
+	r := startSource(t, p, Config{Addr: p.Socket, Start: "earliest", StopAt: &end})
+	select {
+	case err := <-r.done:
+		close(r.done)
+		if err != nil {
+			t.Fatalf("Run = %v, want nil at StopAt", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no stream over %s: %+v", p.Socket, r.meter.Snapshot())
+	}
+}

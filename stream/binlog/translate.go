@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -13,6 +14,8 @@ import (
 
 // errStopReached ends a stream that reached Config.StopAt.
 var errStopReached = errors.New("stop position reached")
+
+var errRotateShort = errors.New("rotate event too short")
 
 // touchEvery is how many events of one open transaction pass between
 // liveness updates, so one huge transaction does not look like a stall.
@@ -76,6 +79,14 @@ type translator struct {
 	// transactions the set already has: if it skipped any, those opening
 	// events lie before the start point and are not counted.
 	preamble bool
+
+	// received counts events and heartbeats, for the Source's watchdog.
+	received atomic.Uint64
+
+	// warned holds the warnings logged this session. A malformed event is
+	// logged and skipped, never returned as an error: the reconnect would
+	// resume before it and fail on it again, forever.
+	warned map[string]bool
 }
 
 func newTranslator(meter *stream.Meter, log zerolog.Logger, stopAt *stream.Position) *translator {
@@ -84,6 +95,7 @@ func newTranslator(meter *stream.Meter, log zerolog.Logger, stopAt *stream.Posit
 		log:    log,
 		stopAt: stopAt,
 		tables: make(map[uint64]*tableInfo),
+		warned: make(map[string]bool),
 		fd:     formatDesc{checksum: checksumLen}, // until the FDE says otherwise
 	}
 }
@@ -98,6 +110,7 @@ func (t *translator) startSession(pos stream.Position) {
 	t.groupEvents = 0
 	t.started = false
 	t.progressed = false
+	clear(t.warned)
 	t.file, t.pos = pos.File, pos.Pos
 	t.committed = stream.Position{File: pos.File, Pos: pos.Pos}
 	t.last = nil
@@ -109,6 +122,7 @@ func (t *translator) handle(raw []byte) error {
 	if err != nil {
 		return err
 	}
+	t.received.Add(1)
 	if !t.started {
 		t.started = true
 		if t.onFirstEvent != nil {
@@ -122,11 +136,11 @@ func (t *translator) handle(raw []byte) error {
 	case evRotate:
 		return t.rotate(raw, h)
 	case evFormatDescription:
-		fd, err := decodeFormatDescription(raw[headerLen:])
-		if err != nil {
-			return fmt.Errorf("format description at %s:%d: %w", t.file, t.pos, err)
+		if fd, err := decodeFormatDescription(raw[headerLen:]); err != nil {
+			t.warn("format description event not decoded; keeping the previous format", err)
+		} else {
+			t.fd = fd
 		}
-		t.fd = fd
 		if h.logPos == 0 {
 			// Re-sent at the start of a dump that begins past the
 			// file's own FDE: not in the binlog at this position.
@@ -144,8 +158,11 @@ func (t *translator) handle(raw []byte) error {
 
 	// A real event: it is in the binlog and counts.
 	if t.preamble && h.logPos != 0 {
-		if start := h.logPos - h.size; start != t.pos || isGTIDEvent(h.typ) {
-			t.endPreamble(start)
+		switch start := h.logPos - h.size; {
+		case isGTIDEvent(h.typ):
+			t.endPreamble(start) // the server never sends a transaction the set has
+		case start != t.pos:
+			t.skipTo(start) // it skipped transactions; what came before is before the start
 		}
 	}
 	if h.logPos != 0 {
@@ -189,7 +206,7 @@ func (t *translator) handle(raw []byte) error {
 	case evQuery:
 		q, err := queryText(body, t.fd.postHeaderLen(evQuery, queryPostHeaderLen))
 		if err != nil {
-			return fmt.Errorf("query event at %s:%d: %w", t.file, t.pos, err)
+			t.warn("query event not decoded; taken as a statement of its own", err)
 		}
 		endsGroup = t.query(classifyQuery(q))
 	case evMariaQueryCompressed:
@@ -201,11 +218,11 @@ func (t *translator) handle(raw []byte) error {
 		endsGroup = true
 	case evTableMap:
 		t.implicitTxn()
-		ti, err := t.tableMap(body)
-		if err != nil {
-			return fmt.Errorf("table map at %s:%d: %w", t.file, t.pos, err)
+		if ti, err := t.tableMap(body); err != nil {
+			t.warn("table map event not decoded; rows of its table are not counted", err)
+		} else {
+			b.AddTable(ti.schema, ti.table, uint64(h.size), 0)
 		}
-		b.AddTable(ti.schema, ti.table, uint64(h.size), 0)
 	case evStop:
 		// A server restart left this file without a ROTATE; the next
 		// file follows after an artificial ROTATE.
@@ -229,25 +246,42 @@ func (t *translator) handle(raw []byte) error {
 	return t.commit(endsGroup)
 }
 
+// warn logs a decoding problem once per session.
+func (t *translator) warn(msg string, err error) {
+	if t.warned[msg] {
+		return
+	}
+	t.warned[msg] = true
+	t.log.Warn().Err(err).Str("file", t.file).Uint32("pos", t.pos).Msg(msg)
+}
+
 func isGTIDEvent(typ byte) bool {
 	return typ == evMariaGTID || typ == evGTID || typ == evAnonymousGTID || typ == evGTIDTagged
 }
 
 // endPreamble decides, when a GTID-started dump reaches its start point
-// (its first transaction, an event after a skip, MariaDB's artificial GTID
-// list, or a heartbeat when the server had nothing after the set), whether
-// the events before count: yes if the start point follows them directly,
-// no if the server skipped transactions to get there.
+// (its first transaction, MariaDB's artificial GTID list that marks the
+// end of the skipping, or a heartbeat when the server had nothing after the
+// set), whether the events held so far count: yes if the start point
+// follows them directly, no if the server skipped transactions in between.
 func (t *translator) endPreamble(start uint32) {
 	t.preamble = false
 	if start == t.pos && !t.batch.Empty() {
 		_ = t.commit(false) // a stop position cannot lie inside the preamble
 		return
 	}
-	t.batch.Reset()
-	t.pos = start
+	t.skipTo(start)
 	t.committed = stream.Position{File: t.file, Pos: t.pos}
 	t.meter.SetPosition(t.committed)
+}
+
+// skipTo drops the events held in the preamble: the server skipped
+// transactions after them, so they lie before the dump's start point.
+func (t *translator) skipTo(start uint32) {
+	t.batch.Reset()
+	t.group = outside
+	t.groupEvents = 0
+	t.pos = start
 }
 
 // openGroup starts an event group at a GTID event. A server never leaves a
@@ -317,7 +351,7 @@ func (t *translator) tableMap(body []byte) (*tableInfo, error) {
 func (t *translator) rows(body []byte, h header, k rowsKind) {
 	ev, err := decodeRowsEvent(body, k, t.fd.tableIDSize(h.typ))
 	if err != nil {
-		t.log.Warn().Err(err).Str("file", t.file).Uint32("pos", t.pos).Msg("rows event not decoded; its rows are not counted")
+		t.warn("rows event not decoded; its rows are not counted", err)
 		return
 	}
 	ti := t.last
@@ -325,8 +359,7 @@ func (t *translator) rows(body []byte, h header, k rowsKind) {
 		ti = t.tables[ev.tableID]
 	}
 	if ti == nil {
-		t.log.Warn().Uint64("table_id", ev.tableID).Str("file", t.file).Uint32("pos", t.pos).
-			Msg("rows event without its table map; its rows are not counted")
+		t.warn("rows event without its table map; its rows are not counted", fmt.Errorf("table id %d", ev.tableID))
 		return
 	}
 	n, err := t.walker.count(ev, ti, k)
@@ -363,7 +396,8 @@ func (t *translator) rotate(raw []byte, h header) error {
 		body = body[:len(body)-checksumLen]
 	}
 	if len(body) < 8 {
-		return fmt.Errorf("rotate event at %s:%d too short", t.file, t.pos)
+		t.warn("rotate event too short; ignored", errRotateShort)
+		return nil
 	}
 	next := body[8:]
 	pos := uint32(binary.LittleEndian.Uint64(body))
