@@ -166,7 +166,7 @@ func writeUntil(t *testing.T, p *testdb.Server, n int) {
 func TestMonitor_zombieWhenReplicaFrozen(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	r := testdb.StartReplica(t, p, testdb.Options{})
-	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: health.StaticInventory([]inventory.Entry{entry(r)}, true)})
+	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
 	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
@@ -195,7 +195,7 @@ func TestMonitor_killZombie(t *testing.T) {
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	// bench may KILL other accounts' threads; the sidecar's minimal grants may not.
 	m, w := startMonitor(t, p, "bench", health.Options{KillZombies: true,
-		Inventory: health.StaticInventory([]inventory.Entry{entry(r)}, true)})
+		Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
 	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
@@ -220,7 +220,7 @@ func TestMonitor_missingWhenReplicaKilled(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY)")
-	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: health.StaticInventory([]inventory.Entry{entry(r)}, true)})
+	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
 	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
@@ -241,7 +241,7 @@ func TestMonitor_unknownReplica(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	a := testdb.StartReplica(t, p, testdb.Options{})
 	syncer := simulateSidecar(t, p)
-	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: health.StaticInventory([]inventory.Entry{entry(a)}, true)})
+	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(a)}, true).Get})
 	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(a).Addr()) == health.ReplicaConnected
 	})
@@ -289,7 +289,7 @@ func TestMonitor_semisyncCommitsWaiting(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{Extra: []string{"--rpl-semi-sync-master-enabled=ON", "--rpl-semi-sync-master-timeout=100000000"}})
 	r := testdb.StartReplica(t, p, testdb.Options{Extra: []string{"--rpl-semi-sync-slave-enabled=ON"}})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY)")
-	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: health.StaticInventory([]inventory.Entry{{Host: "127.0.0.1", Port: r.Port, SemiSync: true}}, true)})
+	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{{Host: "127.0.0.1", Port: r.Port, SemiSync: true}}, true).Get})
 	waitReport(t, m, "semi-sync on with its replica", 10*time.Second, func(rep health.Report) bool {
 		return rep.SemiSync.StatusOn && rep.SemiSync.Clients == 1 && len(rep.Problems) == 0
 	})
@@ -413,7 +413,7 @@ func TestMonitor_soak(t *testing.T) {
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
 	simulateSidecar(t, p)
-	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: health.StaticInventory([]inventory.Entry{entry(r)}, true)})
+	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var load sync.WaitGroup

@@ -326,9 +326,3 @@ func (m *Monitor) logReads(obs Observation) {
 		m.readErrs[r] = msg
 	}
 }
-
-// StaticInventory serves a fixed inventory (SIDECAR_EXPECTED_REPLICAS).
-func StaticInventory(entries []inventory.Entry, configured bool) func() ([]inventory.Entry, bool) {
-	entries = slices.Clone(entries)
-	return func() ([]inventory.Entry, bool) { return entries, configured }
-}

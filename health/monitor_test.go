@@ -3,14 +3,14 @@ package health
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 )
 
 // fakeProber serves scripted observations and handshake answers and
@@ -76,7 +76,7 @@ func TestMonitor_poll(t *testing.T) {
 			var health []string
 			kills := []string{}
 			m := NewMonitor(Options{PollInterval: pollStep, ZombieGrace: 10 * time.Second, KillZombies: tt.kill,
-				SelfServerID: selfID, Inventory: StaticInventory(inv2, true), Resolver: fakeResolver{"db-2.test": {"10.0.0.2"}},
+				SelfServerID: selfID, Inventory: inventory.Static(inv2, true).Get, Resolver: fakeResolver{"db-2.test": {"10.0.0.2"}},
 				Now:            func() time.Time { return clock },
 				OnTransition:   func(tr Transition) { trs = append(trs, string(tr.State)+" "+tr.Problem.Type) },
 				OnHealthChange: func(from, to Status, _ time.Time) { health = append(health, from.String()+"->"+to.String()) },
@@ -101,40 +101,5 @@ func TestMonitor_Report_beforeFirstPoll(t *testing.T) {
 	got := []any{rep.Health, rep.Checks[TypeReplicaMissing].State, len(rep.Counts.Problems), len(rep.Counts.DumpThreads)}
 	if want := []any{StatusOK, CheckUnknown, len(ProblemTypes()), len(DumpThreadStates())}; !reflect.DeepEqual(got, want) {
 		t.Errorf("initial report: got %v, want %v", got, want)
-	}
-}
-
-func TestInventoryFile_Entries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "replicas")
-	write := func(s string) {
-		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := NewInventoryFile(path, nil, zerolog.Nop())
-	addrs := func() []string {
-		entries, _ := f.Entries()
-		out := []string{}
-		for _, e := range entries {
-			out = append(out, e.Addr())
-		}
-		return out
-	}
-	steps := []struct {
-		give    string
-		want    []string
-		wantErr bool
-	}{
-		{"db-2:3306\n# comment\ndb-3 semisync\n", []string{"db-2:3306", "db-3:3306"}, false},
-		{"db-2:3306\n", []string{"db-2:3306"}, false},
-		{"db-2:nope\n", []string{"db-2:3306"}, true}, // a bad edit keeps the last good entries
-		{"db-4:3307\n", []string{"db-4:3307"}, false},
-	}
-	for _, st := range steps {
-		write(st.give)
-		got := addrs()
-		if !reflect.DeepEqual(got, st.want) || (f.Err() != nil) != st.wantErr {
-			t.Errorf("after %q: got %v (err %v), want %v (error %v)", st.give, got, f.Err(), st.want, st.wantErr)
-		}
 	}
 }

@@ -55,7 +55,8 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: cfg.HeartbeatPeriod})
 	source := binlog.New(binlog.Config{
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: flavor,
-		TLS: tlsCfg, ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
+		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
+		ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
 	}, meter, log)
 
 	sink, embedded, err := openSink(ctx, cfg, log)
@@ -74,7 +75,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	monitor = health.NewMonitor(health.Options{
 		PollInterval: cfg.PollInterval, ProbeTimeout: cfg.ProbeTimeout, ZombieGrace: cfg.ZombieGrace,
 		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
-		SelfServerID: cfg.ServerID, Stream: meter.Snapshot,
+		SelfServerID: cfg.ServerID, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
 		OnTransition: func(tr health.Transition) {
 			builder.SetServer(serverOf())
 			sink.Publish(builder.FromTransition(tr))
@@ -87,7 +88,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		},
 	}, probe.New(probe.Config{
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
-		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg,
+		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
 	}, log), log)
 
 	loops := &loopSet{}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
@@ -215,7 +216,7 @@ func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, *t
 		return nil, nil, err
 	}
 	conn, err := connectMySQL(ctx, cfg, tlsCfg)
-	if err != nil && tlsCfg != nil && cfg.MySQL.TLSMode == "preferred" && strings.Contains(err.Error(), "does not support TLS") {
+	if mytls.Preferred(err, tlsCfg, cfg.MySQL.TLSMode == "preferred") {
 		tlsCfg = nil
 		conn, err = connectMySQL(ctx, cfg, nil)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 )
 
 // DefaultReadTimeout bounds each read (and the connect) of a poll.
@@ -30,6 +31,9 @@ type Config struct {
 	Flavor string
 	// TLS, when set, is used for the connection.
 	TLS *tls.Config
+	// TLSPreferred connects without TLS when the server offers none
+	// (SIDECAR_MYSQL_TLS=preferred).
+	TLSPreferred bool
 	// ReadTimeout bounds each read; default DefaultReadTimeout.
 	ReadTimeout time.Duration
 }
@@ -291,15 +295,21 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 		}
 		return c, err
 	}
-	var opts []client.Option
-	if p.cfg.TLS != nil {
-		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(p.cfg.TLS); return nil })
-	}
 	network := "tcp"
 	if strings.HasPrefix(p.cfg.Addr, "/") {
 		network = "unix"
 	}
-	c, err := client.ConnectWithDialer(ctx, network, p.cfg.Addr, p.cfg.User, p.cfg.Password, "", dial, opts...)
+	connect := func(tlsCfg *tls.Config) (*client.Conn, error) {
+		var opts []client.Option
+		if tlsCfg != nil {
+			opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tlsCfg); return nil })
+		}
+		return client.ConnectWithDialer(ctx, network, p.cfg.Addr, p.cfg.User, p.cfg.Password, "", dial, opts...)
+	}
+	c, err := connect(p.cfg.TLS)
+	if mytls.Preferred(err, p.cfg.TLS, p.cfg.TLSPreferred) {
+		c, err = connect(nil)
+	}
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", p.cfg.Addr, err)
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	Flavor string
 	// TLS, when set, is used for every connection to the server.
 	TLS *tls.Config
+	// TLSPreferred connects without TLS when the server offers none
+	// (SIDECAR_MYSQL_TLS=preferred).
+	TLSPreferred bool
 	// ServerID is the pseudo-replica's server_id: non-zero and unique in
 	// the topology (a duplicate evicts the real replica that has it).
 	ServerID uint32

@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -16,6 +18,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -35,6 +38,12 @@ type Source struct {
 	// resume is where the next session starts; empty until the first
 	// session resolved Config.Start to a file and position.
 	resume stream.Position
+
+	// tls is the TLS setting of the current session: cfg.TLS, or nil when
+	// TLS is only preferred and the server offers none.
+	tls *tls.Config
+	// threadID is the connection id of the running dump, 0 between dumps.
+	threadID atomic.Uint64
 
 	errMu   sync.Mutex
 	lastErr error
@@ -99,6 +108,11 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
+// ThreadID returns the server's connection id of the sidecar's own dump
+// thread while a dump runs, 0 otherwise. The health monitor uses it to
+// leave the sidecar out of the replicas exactly.
+func (s *Source) ThreadID() uint64 { return s.threadID.Load() }
+
 // LastError returns the error that ended the most recent failed session,
 // typed so callers can branch with errors.Is on the package's sentinels
 // (the meter holds its text and hint).
@@ -160,6 +174,8 @@ func (s *Source) session(ctx context.Context) error {
 	if err != nil {
 		return classify("dump", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
+	s.threadID.Store(uint64(syncer.LastConnectionID()))
+	defer s.threadID.Store(0)
 	// Events go to the translator on go-mysql's goroutine (synchronous
 	// handler); the streamer only delivers the error that ends the dump.
 	for {
@@ -211,15 +227,24 @@ func (s *Source) watch(ctx context.Context, cancel context.CancelCauseFunc) {
 func (s *Source) check(ctx context.Context, dial client.Dialer) (serverInfo, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	c, err := client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", dial,
-		func(c *client.Conn) error {
-			if s.cfg.TLS != nil {
-				c.SetTLSConfig(s.cfg.TLS)
-			}
-			c.ReadTimeout = s.cfg.ReadTimeout
-			c.WriteTimeout = s.cfg.ReadTimeout
-			return nil
-		})
+	connect := func(tlsCfg *tls.Config) (*client.Conn, error) {
+		return client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", dial,
+			func(c *client.Conn) error {
+				if tlsCfg != nil {
+					c.SetTLSConfig(tlsCfg)
+				}
+				c.ReadTimeout = s.cfg.ReadTimeout
+				c.WriteTimeout = s.cfg.ReadTimeout
+				return nil
+			})
+	}
+	// The dump uses the TLS setting that worked here.
+	s.tls = s.cfg.TLS
+	c, err := connect(s.tls)
+	if mytls.Preferred(err, s.tls, s.cfg.TLSPreferred) {
+		s.tls = nil
+		c, err = connect(nil)
+	}
 	if err != nil {
 		return serverInfo{}, classify("connect", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
@@ -291,7 +316,7 @@ func (s *Source) syncerConfig(flavor string, dial client.Dialer) replication.Bin
 		User:      s.cfg.User,
 		Password:  s.cfg.Password,
 		Localhost: RegisterHost,
-		TLSConfig: s.cfg.TLS,
+		TLSConfig: s.tls,
 		// Raw mode: go-mysql parses only the header, FDE and ROTATE; the
 		// translator decodes the little it needs itself.
 		RawModeEnabled: true,
