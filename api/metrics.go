@@ -71,11 +71,23 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.behind, prometheus.GaugeValue, float64(s.BehindBytes))
 	ch <- prometheus.MustNewConstMetric(c.stalled, prometheus.GaugeValue, b2f(s.Stalled()))
 	ch <- prometheus.MustNewConstMetric(c.gaps, prometheus.CounterValue, float64(len(s.Gaps)))
+	ch <- constHistogram(c.txBytes, s.TxBytesHist)
+	ch <- constHistogram(c.txRows, s.TxRowsHist)
 	var last float64
 	if !s.LastReceived.IsZero() {
 		last = float64(s.LastReceived.UnixNano()) / 1e9
 	}
 	ch <- prometheus.MustNewConstMetric(c.lastReceived, prometheus.GaugeValue, last)
+}
+
+// constHistogram renders a meter histogram; an empty one (no bounds yet)
+// still exposes its family.
+func constHistogram(d *prometheus.Desc, h stream.Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, c := range h.Cumulative() {
+		buckets[float64(h.Bounds[i])] = c
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, float64(h.Sum), buckets)
 }
 
 func b2f(b bool) float64 {

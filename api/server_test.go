@@ -101,7 +101,10 @@ func TestServer_Status(t *testing.T) {
 // label value present at 0 from the start, and that promtool accepts the
 // exposition.
 func TestServer_Metrics(t *testing.T) {
-	srv := testServer(stream.Snapshot{BehindBytes: -1}, nil)
+	srv := testServer(stream.Snapshot{BehindBytes: -1,
+		TxBytesHist: stream.Histogram{Bounds: stream.TxBytesBuckets, Counts: make([]uint64, len(stream.TxBytesBuckets)+1)},
+		TxRowsHist:  stream.Histogram{Bounds: stream.TxRowsBuckets, Counts: make([]uint64, len(stream.TxRowsBuckets)+1)},
+	}, nil)
 	defer srv.Close()
 	code, body := get(t, srv.URL+"/metrics")
 	if code != 200 {
@@ -131,6 +134,8 @@ func TestServer_Metrics(t *testing.T) {
 		`binlog_sidecar_events_pending 0`,
 		`binlog_sidecar_events_dropped_total 0`,
 		`binlog_sidecar_process_cpu_seconds_total`,
+		`binlog_sidecar_stream_transaction_bytes_bucket{le="1024"} 0`,
+		`binlog_sidecar_stream_transaction_rows_count 0`,
 	}
 	for _, w := range want {
 		if !strings.Contains(body, w) {

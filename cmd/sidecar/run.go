@@ -102,7 +102,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	loops.start(runCtx, cancel, "binlog stream", source.Run)
 	loops.start(runCtx, cancel, "health monitor", monitor.Run)
 	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
-		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, serverOf)
+		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, monitor.Report)
 	})
 	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
@@ -162,27 +162,35 @@ func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink,
 }
 
 // streamEvents publishes stream.stats every interval and a stream.gap as
-// soon as the stream records one.
-func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter, b *events.Builder, sink events.Sink, server func() health.Server) error {
-	gapCheck := time.NewTicker(time.Second)
-	defer gapCheck.Stop()
+// soon as the stream records one. It also hands the meter the server's
+// binlog end from each health poll, so behind_bytes follows the server
+// without a query of its own.
+func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter, b *events.Builder, sink events.Sink, report func() health.Report) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	stats := time.NewTicker(every)
 	defer stats.Stop()
 	meter.TakeInterval() // the first interval starts now
 	gaps := len(meter.Snapshot().Gaps)
+	var polled time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-gapCheck.C:
+		case <-tick.C:
+			rep := report()
+			if end := rep.Binlog; end.File != "" && rep.At.After(polled) {
+				meter.SetServerEnd(stream.Position{File: end.File, Pos: uint32(end.Position), GTID: end.GTID})
+			}
+			polled = rep.At
 			snap := meter.Snapshot()
 			for _, g := range snap.Gaps[min(gaps, len(snap.Gaps)):] {
-				b.SetServer(server())
+				b.SetServer(rep.Server)
 				sink.Publish(b.GapEvent(g))
 			}
 			gaps = len(snap.Gaps)
 		case <-stats.C:
-			b.SetServer(server())
+			b.SetServer(report().Server)
 			sink.Publish(b.Stats(meter.TakeInterval(), meter.Snapshot()))
 		}
 	}

@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/build"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +68,7 @@ func TestRun_EndToEnd(t *testing.T) {
 		"SIDECAR_POLL_INTERVAL=300ms", "SIDECAR_STATS_INTERVAL=1s", "SIDECAR_PROBE_TIMEOUT=300ms",
 		fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
 		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_EMBEDDED_ADDR=" + natsAddr,
-		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=warn",
+		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=info",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -136,13 +140,16 @@ func TestRun_EndToEnd(t *testing.T) {
 		t.Errorf("no stream.stats event on NATS; saw %v", seen)
 	}
 
+	natsCLIReads(t, "nats://"+natsAddr)
+
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`binlog_sidecar_stream_rows_total{op="insert"} 10`, `binlog_sidecar_replicas{status="connected"} 1`, `binlog_sidecar_health_status 0`} {
+	for _, want := range []string{`binlog_sidecar_stream_rows_total{op="insert"} 10`, `binlog_sidecar_replicas{status="connected"} 1`,
+		`binlog_sidecar_health_status 0`, `binlog_sidecar_stream_transaction_rows_bucket{le="1"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
@@ -157,8 +164,9 @@ func TestRun_EndToEnd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return within 20 s of cancel")
 	}
-	if strings.Contains(stderr.String(), "sidecar\"") && strings.Contains(stderr.String(), "password\":\"sidecar") {
-		t.Error("the log contains the password")
+	logged := stderr.String()
+	if !strings.Contains(logged, `"mysql_password":"[redacted]"`) || strings.Contains(logged, `"mysql_password":"sidecar"`) {
+		t.Errorf("the start-up log line does not redact the password:\n%.2000s", logged)
 	}
 }
 
@@ -179,5 +187,42 @@ func TestMainCode_Version(t *testing.T) {
 	var out bytes.Buffer
 	if code := mainCode([]string{"version"}, nil, &out, io.Discard); code != 0 || !strings.Contains(out.String(), "sidecar dev") {
 		t.Errorf("version: code %d, output %q", code, out.String())
+	}
+}
+
+// natsCLIReads is the contract's "real consumer": natscli reads the events
+// from the JetStream stream from its start, as an operator would.
+func natsCLIReads(t *testing.T, url string) {
+	t.Helper()
+	bin, err := exec.LookPath("nats")
+	if err != nil {
+		bin = filepath.Join(build.Default.GOPATH, "bin", "nats")
+		if _, serr := os.Stat(bin); serr != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("natscli not installed (scripts/deps.sh test installs it)")
+			}
+			t.Log("natscli not installed; skipping the natscli consumer check")
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--server", url, "sub", "mysql.health.test.db-1.sidecar.started",
+		"--all", "--count=1", "--raw").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nats sub: %v\n%s", err, out)
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Summary string `json:"summary"`
+		} `json:"data"`
+	}
+	line := strings.TrimSpace(string(out))
+	if i := strings.Index(line, "{"); i >= 0 {
+		line = line[i:]
+	}
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Type != "binlog_sidecar.sidecar.started" {
+		t.Errorf("nats sub printed %q (%v), want the sidecar.started event", out, err)
 	}
 }

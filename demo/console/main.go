@@ -223,8 +223,9 @@ func printEvent(m *nats.Msg) {
 	}
 	short := strings.TrimPrefix(e.Type, "binlog_sidecar.")
 	if short == "stream.stats" {
-		fmt.Printf("%s%s stats     %s: %v ev/s, %v rows/s, %v tx/s, lag %.1fs%s\n", dim, e.Time.Local().Format(time.TimeOnly),
-			m.Subject, e.Data.PerSecond["events"], e.Data.PerSecond["rows"], e.Data.PerSecond["transactions"], e.Data.LagSeconds, reset)
+		ps := func(k string) float64 { f, _ := e.Data.PerSecond[k].(float64); return f }
+		fmt.Printf("%s%s stats     %s: %.0f events/s, %.0f rows/s, %.0f tx/s, %.1f KB/s, lag %.1fs%s\n", dim, e.Time.Local().Format(time.TimeOnly),
+			m.Subject, ps("events"), ps("rows"), ps("transactions"), ps("bytes")/1000, e.Data.LagSeconds, reset)
 		return
 	}
 	color := green

@@ -2,7 +2,9 @@
 // replicas) for integration tests of any package in this module.
 //
 // Each server is a real mariadbd child of the test process, listening on
-// 127.0.0.1 on a free port, with its own datadir under t.TempDir(). It is
+// 127.0.0.1 (or Options.BindAddress) on a free port, with its own datadir
+// under t.TempDir(); with Options.NetNS it runs inside a network namespace
+// (see internal/netns), e.g. a replica that a test cuts off. It is
 // stopped by t.Cleanup, even when the test left it SIGSTOPped, and the
 // kernel kills it if the test binary dies without running cleanups. The
 // system MariaDB on port 3306 is never touched.

@@ -28,6 +28,27 @@ type Options struct {
 	PerformanceSchema bool
 	LogBin            bool   // StartPrimary and StartReplica set it
 	BinlogFormat      string // default ROW
+
+	// BindAddress is what mariadbd listens on (--bind-address) and the host
+	// of Server.Addr; default 127.0.0.1. A wildcard (0.0.0.0, ::) listens on
+	// every address and Addr uses 127.0.0.1.
+	BindAddress string
+	// NetNS runs mariadbd inside this network namespace (a name `ip netns`
+	// knows, e.g. internal/netns NS.Name) through `ip netns exec`, which
+	// execs mariadbd: PID, Pause, Resume, Kill and Stop act on mariadbd
+	// itself. BindAddress must then be an address of the namespace that the
+	// host can reach (netns NS.NSIP), since readiness checks and Exec dial
+	// Addr from the host.
+	NetNS string
+	// SourceHost is the address StartReplica's replica dials to reach its
+	// primary; default the host of the primary's Addr (127.0.0.1 unless the
+	// primary has a BindAddress). A replica in a NetNS reaches a primary on
+	// the host at the veth's host address (netns NS.HostIP), so that primary
+	// must bind there or to 0.0.0.0.
+	SourceHost string
+	// SourceOptions are extra options for StartReplica's CHANGE MASTER TO,
+	// e.g. "MASTER_HEARTBEAT_PERIOD=1".
+	SourceOptions []string
 }
 
 // Server is one running mariadbd. Exec, Query and the cached connection
@@ -35,8 +56,9 @@ type Options struct {
 // may be called from any goroutine.
 type Server struct {
 	Name     string
-	Addr     string // 127.0.0.1:Port
+	Addr     string // BindAddress:Port, 127.0.0.1:Port by default
 	Port     int
+	NetNS    string // the network namespace it runs in; "" for the host's
 	ServerID uint32
 	Dir      string // the instance dir: data/, error.log, mysqld.pid
 	Socket   string
@@ -77,9 +99,15 @@ func Start(t testing.TB, o Options) *Server {
 	if o.BinlogFormat == "" {
 		o.BinlogFormat = "ROW"
 	}
+	bind, host := listenAddr(t, o)
+	if o.NetNS != "" {
+		if _, err := ipBin(); err != nil {
+			t.Fatalf("testdb: NetNS %s: %v", o.NetNS, err)
+		}
+	}
 	dir := t.TempDir()
 	s := &Server{Name: o.Name, ServerID: o.ServerID, Dir: dir, DataDir: filepath.Join(dir, "data"),
-		Socket: filepath.Join(dir, "mysqld.sock")}
+		Socket: filepath.Join(dir, "mysqld.sock"), NetNS: o.NetNS}
 	if len(s.Socket) > 100 { // sun_path holds 108 bytes; long test names make long TempDirs
 		sd, err := os.MkdirTemp("", "testdb")
 		if err != nil {
@@ -96,10 +124,10 @@ func Start(t testing.TB, o Options) *Server {
 	onOff := map[bool]string{true: "ON", false: "OFF"}
 	for attempt := 1; ; attempt++ {
 		s.Port = freePort(t)
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		s.Addr = net.JoinHostPort(host, strconv.Itoa(s.Port))
 		s.args = []string{"--no-defaults", "--user=root", "--log-basename=" + s.Name,
 			"--datadir=" + s.DataDir, "--socket=" + s.Socket, "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
-			"--log-error=" + filepath.Join(dir, "error.log"), "--bind-address=127.0.0.1",
+			"--log-error=" + filepath.Join(dir, "error.log"), "--bind-address=" + bind,
 			"--port=" + strconv.Itoa(s.Port), fmt.Sprintf("--server-id=%d", s.ServerID),
 			"--binlog-format=" + o.BinlogFormat, "--log-slave-updates=ON", "--skip-name-resolve",
 			"--innodb-buffer-pool-size=64M", "--max-connections=200",
@@ -117,8 +145,42 @@ func Start(t testing.TB, o Options) *Server {
 			t.Fatalf("testdb: starting %s: %v\n--- %s/error.log ---\n%s", s.Name, err, dir, s.ErrorLog())
 		}
 	}
-	t.Logf("testdb: %s (server_id %d) ready on %s in %v", s.Name, s.ServerID, s.Addr, time.Since(start).Round(time.Millisecond))
+	where := ""
+	if s.NetNS != "" {
+		where = " in netns " + s.NetNS
+	}
+	t.Logf("testdb: %s (server_id %d) ready on %s%s in %v", s.Name, s.ServerID, s.Addr, where, time.Since(start).Round(time.Millisecond))
 	return s
+}
+
+// listenAddr returns mariadbd's --bind-address and the host of Addr.
+func listenAddr(t testing.TB, o Options) (bind, host string) {
+	t.Helper()
+	bind = o.BindAddress
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
+	ip := net.ParseIP(bind)
+	wildcard := bind == "*" || ip != nil && ip.IsUnspecified()
+	switch {
+	case o.NetNS != "" && (wildcard || ip != nil && ip.IsLoopback()):
+		t.Fatalf("testdb: NetNS %s needs a BindAddress of the namespace that the host can reach, not %q", o.NetNS, bind)
+	case wildcard:
+		return bind, "127.0.0.1"
+	}
+	return bind, bind
+}
+
+var ipPath struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// ipBin finds ip(8), which runs servers inside a network namespace.
+func ipBin() (string, error) {
+	ipPath.once.Do(func() { ipPath.path, ipPath.err = lookBin("ip") })
+	return ipPath.path, ipPath.err
 }
 
 // StartPrimary starts a server with a ROW binlog (unless o says otherwise).
@@ -132,14 +194,22 @@ func StartPrimary(t testing.TB, o Options) *Server {
 // with log-slave-updates) that replicates from primary by GTID as repl, and
 // waits until both replication threads run. Replica flags such as
 // --report-host, --report-port or --rpl-semi-sync-slave-enabled=ON go in
-// o.Extra.
+// o.Extra; o.SourceHost and o.SourceOptions shape its CHANGE MASTER TO.
 func StartReplica(t testing.TB, primary *Server, o Options) *Server {
 	t.Helper()
 	o.LogBin = true
 	r := Start(t, o)
 	start := time.Now()
-	r.Exec(t, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', "+
-		"MASTER_PASSWORD='repl', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos", primary.Port))
+	host := o.SourceHost
+	if host == "" {
+		host, _, _ = net.SplitHostPort(primary.Addr)
+	}
+	extra := ""
+	for _, opt := range o.SourceOptions {
+		extra += ", " + opt
+	}
+	r.Exec(t, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='repl', "+
+		"MASTER_PASSWORD='repl', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos%s", host, primary.Port, extra))
 	r.Exec(t, "START SLAVE")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		st := r.Query(t, "SHOW SLAVE STATUS")
@@ -176,7 +246,18 @@ func (s *Server) boot() error {
 	if st, err := os.Stat(filepath.Join(s.Dir, "error.log")); err == nil {
 		s.logOff = st.Size()
 	}
-	p, err := spawn(bin.mariadbd, s.args...)
+	path, args := bin.mariadbd, s.args
+	if s.NetNS != "" {
+		ip, err := ipBin()
+		if err != nil {
+			return err
+		}
+		// ip netns exec joins the namespace and execs mariadbd in place
+		// (no fork without -b): the child's pid, process group and
+		// Pdeathsig are mariadbd's. boot checks that below.
+		path, args = ip, append([]string{"netns", "exec", s.NetNS, bin.mariadbd}, s.args...)
+	}
+	p, err := spawn(path, args...)
 	if err != nil {
 		return err
 	}
@@ -193,6 +274,9 @@ func (s *Server) boot() error {
 			return fmt.Errorf("mariadbd exited: %v", p.cmd.ProcessState)
 		}
 		if lastErr = s.ping(); lastErr == nil {
+			if s.NetNS != "" {
+				return checkExe(p.cmd.Process.Pid, bin.mariadbd)
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -200,6 +284,23 @@ func (s *Server) boot() error {
 			return fmt.Errorf("not ready after 60 s: %v", lastErr)
 		}
 	}
+}
+
+// checkExe verifies that pid runs the program at path: signals to a
+// server started through a wrapper must reach mariadbd, not the wrapper.
+func checkExe(pid int, path string) error {
+	want, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("pid %d runs %s, not %s", pid, got, want)
+	}
+	return nil
 }
 
 // ping logs in as bench and checks that the server on our port is ours:

@@ -2,11 +2,17 @@ package testdb
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/netns"
 )
 
 func TestPrimaryReplica(t *testing.T) {
@@ -91,4 +97,65 @@ func TestRestartKeepsData(t *testing.T) {
 	if !s.cur().exited() {
 		t.Error("killed server still running")
 	}
+}
+
+func TestReplicaInNetNS(t *testing.T) {
+	t.Parallel()
+	Require(t)
+	ns := netns.New(t, "testdb")
+	p := StartPrimary(t, Options{BindAddress: ns.HostIP()})
+	r := StartReplica(t, p, Options{NetNS: ns.Name, BindAddress: ns.NSIP(), SourceOptions: []string{"MASTER_HEARTBEAT_PERIOD=1"}})
+	if want := net.JoinHostPort(ns.NSIP(), strconv.Itoa(r.Port)); r.Addr != want {
+		t.Errorf("replica Addr: got %s, want %s", r.Addr, want)
+	}
+	if st := r.Query(t, "SHOW SLAVE STATUS"); len(st) != 1 || st[0]["Master_Host"] != ns.HostIP() {
+		t.Errorf("replica's source: %v", st)
+	}
+	// The primary sees the replica connect from the namespace.
+	if hosts := p.Query(t, "SHOW SLAVE HOSTS"); len(hosts) != 1 || hosts[0]["Host"] != ns.NSIP() {
+		t.Errorf("SHOW SLAVE HOSTS = %v, want host %s", hosts, ns.NSIP())
+	}
+	p.Exec(t, "CREATE TABLE sbtest.t (id INT PRIMARY KEY)")
+	for deadline := time.Now().Add(10 * time.Second); r.Query(t, "SHOW TABLES FROM sbtest LIKE 't'") == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("table not replicated into the namespace after 10 s")
+		}
+	}
+
+	// PID is mariadbd itself, inside the namespace, so signals hit it.
+	inNS := func() {
+		t.Helper()
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.PID()))
+		got, err1 := os.Stat(fmt.Sprintf("/proc/%d/ns/net", r.PID()))
+		want, err2 := os.Stat("/run/netns/" + ns.Name)
+		if !strings.HasSuffix(exe, "/mariadbd") || err1 != nil || err2 != nil || !os.SameFile(got, want) {
+			t.Errorf("pid %d: exe %q, netns %v %v; want mariadbd in %s", r.PID(), exe, err1, err2, ns.Name)
+		}
+	}
+	inNS()
+	r.Pause()
+	for deadline := time.Now().Add(5 * time.Second); procState(t, r.PID()) != "T"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("paused replica state %q after 5 s, want T (stopped)", procState(t, r.PID()))
+		}
+	}
+	r.Resume()
+	r.Exec(t, "SELECT 1")
+	pid := r.PID()
+	r.Restart(t)
+	if r.PID() == pid {
+		t.Error("same pid after restart")
+	}
+	inNS()
+}
+
+// procState is the state letter of /proc/PID/stat.
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
 }
