@@ -8,7 +8,7 @@ set -euo pipefail
 want=(mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb-admin:mariadb-client
       mariadb-binlog:mariadb-client nats-server:nats-server)
 case "${1:-test}" in
-  test) want+=(puppet:puppet promtool:prometheus) ;;
+  test) want+=(puppet:puppet promtool:prometheus ip:iproute2 tc:iproute2) ;;
   bench) want+=(sysbench:sysbench) ;;
   demo) ;;
 esac
@@ -17,6 +17,12 @@ for pair in "${want[@]}"; do
   bin=${pair%%:*} pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$pkg")
 done
+# natscli, the operators' NATS client, reads the events in the end-to-end
+# test; it comes from the Go module proxy, not Debian.
+if [ "${1:-test}" = test ] && ! command -v nats >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/nats" ]; then
+  echo "deps: installing natscli v0.5.0 with go install" >&2
+  go install github.com/nats-io/natscli/nats@v0.5.0
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "deps: installing ${missing[*]}" >&2
