@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/sidecar
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test vet unit demo bench bench-quick fuzz clean deps
+.PHONY: all build test vet unit demo bench bench-quick soak fuzz clean deps
 
 all: build
 
@@ -35,6 +35,12 @@ bench:
 bench-quick:
 	bash scripts/deps.sh bench
 	BENCH_QUICK=1 bash bench/run.sh
+
+# The steady state must be silent: SOAK_DURATION (default 10m) of sysbench
+# load with a healthy semi-sync replica; fails if any problem fires.
+soak: build
+	bash scripts/deps.sh bench
+	bash scripts/soak.sh
 
 fuzz:
 	$(GO) test ./mycnf -run '^$$' -fuzz FuzzParse -fuzztime 60s
