@@ -1,6 +1,7 @@
 package health
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -31,18 +32,9 @@ func ParseVersion(v string) [3]int {
 }
 
 // VersionAtLeast reports whether version v is at least want.
-func VersionAtLeast(v string, want [3]int) bool { return compareVersion(ParseVersion(v), want) >= 0 }
-
-func compareVersion(a, b [3]int) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
+func VersionAtLeast(v string, want [3]int) bool {
+	got := ParseVersion(v)
+	return slices.Compare(got[:], want[:]) >= 0
 }
 
 // words are the statement names remediation text uses, by flavor and

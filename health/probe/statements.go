@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"slices"
+
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 )
 
@@ -137,24 +139,12 @@ func candidates(read health.Read, flavor string, v version, ps bool) []statement
 		if s.read != read || s.flavor != "" && s.flavor != flavor || s.ps && !ps {
 			continue
 		}
-		if s.min != (version{}) && cmpVersion(v, s.min) < 0 || s.max != (version{}) && cmpVersion(v, s.max) >= 0 {
+		if s.min != (version{}) && slices.Compare(v[:], s.min[:]) < 0 || s.max != (version{}) && slices.Compare(v[:], s.max[:]) >= 0 {
 			continue
 		}
 		out = append(out, s)
 	}
 	return out
-}
-
-func cmpVersion(a, b version) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
 
 // columns names, for each value a read maps, the result columns that may
