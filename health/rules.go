@@ -71,6 +71,9 @@ type Memory struct {
 	semi    *SemiSync
 	semiAt  time.Time
 	noTimes []time.Time
+	// answered is when each probed replica address last sent a handshake
+	// greeting: a replica that never did may only be unreachable from here.
+	answered map[string]time.Time
 }
 
 type streak struct {
@@ -112,6 +115,7 @@ func (m Memory) clone() Memory {
 	c.keySeen = cloneOrNew(m.keySeen)
 	c.reconnects = cloneOrNew(m.reconnects)
 	c.noTimes = slices.Clone(m.noTimes)
+	c.answered = cloneOrNew(m.answered)
 	return c
 }
 
@@ -437,9 +441,17 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	if r.reg != nil {
 		f.evidence["registration"] = *r.reg
 	}
-	if r.reg != nil && r.exact {
+	last, ever := e.m.answered[addr]
+	f.evidence["last_answered"] = seenText(last, ever)
+	switch {
+	case !ever:
+		// The probe path itself is unproven: a firewall between this host
+		// and the replica's port looks exactly like a frozen replica. Say so,
+		// and never kill on it.
+		f.remediation += fmt.Sprintf(" %s has not answered a handshake since the sidecar started: if this host cannot reach that port (a firewall), the thread may be healthy; check SHOW SLAVE STATUS on the replica before killing it.", addr)
+	case r.reg != nil && r.exact:
 		f.kill = th.ID
-	} else {
+	default:
 		f.remediation += " (Which thread serves it is a guess: several replicas connect from " + th.IP() + ".)"
 	}
 	e.add(f)
@@ -744,7 +756,21 @@ func (e *eval) remember() {
 			delete(e.m.keySeen, k)
 		}
 	}
+	for addr, res := range e.in.Probes {
+		if res.OK {
+			e.m.answered[addr] = e.o.At
+		}
+	}
+	for addr, at := range e.m.answered {
+		if _, probed := e.in.Probes[addr]; !probed && e.now.Sub(at) > answeredMemory {
+			delete(e.m.answered, addr) // a replica long gone: keep the map bounded
+		}
+	}
 }
+
+// answeredMemory is how long a replica's last greeting is remembered once
+// it is no longer probed.
+const answeredMemory = time.Hour
 
 func seenText(t time.Time, ok bool) string {
 	if !ok {

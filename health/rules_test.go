@@ -301,7 +301,7 @@ func TestRules_Evaluate_problem(t *testing.T) {
 func TestRules_Evaluate_zombieRemediation(t *testing.T) {
 	p := connected
 	p.probes = map[string]bool{"db-2.test:3306": false}
-	_, rep := run(testRules, inv2, []poll{p, p, p})
+	_, rep := run(testRules, inv2, []poll{connected, p, p, p})
 	got := []string{}
 	for _, pr := range rep.Problems {
 		got = append(got, pr.Type, strings.Fields(pr.Remediation)[0]+" "+strings.Fields(pr.Remediation)[1])
@@ -388,5 +388,27 @@ func TestParseVersion(t *testing.T) {
 		if got := ParseVersion(tt.give); got != tt.want {
 			t.Errorf("ParseVersion(%q) = %v, want %v", tt.give, got, tt.want)
 		}
+	}
+}
+
+// A replica that never answered a handshake since the sidecar started may
+// only be firewalled from this host: the zombie fires (the contract says
+// so), says so in its remediation, and is never a kill candidate.
+func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
+	p := connected
+	p.probes = map[string]bool{"db-2.test:3306": false}
+	_, rep := run(testRules, inv2, []poll{p, p, p})
+	if len(rep.Problems) != 1 || rep.Problems[0].Type != TypeDumpThreadZombie {
+		t.Fatalf("problems: got %+v, want one dump_thread.zombie", rep.Problems)
+	}
+	pr := rep.Problems[0]
+	if !strings.Contains(pr.Remediation, "has not answered a handshake since the sidecar started") {
+		t.Errorf("remediation %q does not warn that the probe path is unproven", pr.Remediation)
+	}
+	if got := pr.Evidence["last_answered"]; got != "never since the sidecar started" {
+		t.Errorf("evidence last_answered = %v", got)
+	}
+	if len(rep.kills) != 0 {
+		t.Errorf("kill candidates: got %v, want none", rep.kills)
 	}
 }
