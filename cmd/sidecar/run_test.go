@@ -155,6 +155,30 @@ func TestRun_EndToEnd(t *testing.T) {
 		}
 	}
 
+	// A server restart is stream.down (not stream.stalled), fired and
+	// resolved through the whole daemon, on the bus.
+	primary.Restart(t)
+	want := []string{"stream.down firing", "stream.down resolved"}
+	var got []string
+	deadline = time.Now().Add(30 * time.Second)
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		msg, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		var ev struct {
+			Type string
+			Data struct{ State string }
+		}
+		json.Unmarshal(msg.Data, &ev)
+		if short := strings.TrimPrefix(ev.Type, "binlog_sidecar."); strings.HasPrefix(short, "stream.down") || strings.HasPrefix(short, "stream.stalled") {
+			got = append(got, short+" "+ev.Data.State)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("events after a server restart: got %v, want %v", got, want)
+	}
+
 	cancel()
 	select {
 	case err := <-done:
