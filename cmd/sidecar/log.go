@@ -19,6 +19,9 @@ func newLogger(w io.Writer, level, format string) zerolog.Logger {
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
+	// Every component logs from its own goroutines: serialise the writes,
+	// since run may be handed any io.Writer, not only a file.
+	w = zerolog.SyncWriter(w)
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
