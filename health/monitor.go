@@ -178,8 +178,8 @@ func (m *Monitor) poll(ctx context.Context) {
 	if m.opts.SelfThreadID != nil {
 		in.SelfThreadID = m.opts.SelfThreadID()
 	}
-	in.Resolved = m.resolve(ctx, Hosts(in.Inventory, obs.Replicas, m.opts.SelfServerID))
-	in.Probes = m.handshakes(ctx, m.rules.ProbeTargets(in))
+	in.Resolved = m.resolve(ctx, Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, m.opts.SelfServerID))
+	in.Probes = m.handshakes(ctx, m.rules.ProbeTargets(in), in.Resolved)
 
 	now := m.opts.Now()
 	mem, trs, rep := m.rules.Evaluate(m.mem, in, now)
@@ -202,13 +202,28 @@ func (m *Monitor) poll(ctx context.Context) {
 }
 
 // handshakes probes every target at once, each bounded by ProbeTimeout.
-func (m *Monitor) handshakes(ctx context.Context, targets []string) map[string]ProbeResult {
+// A target named by host name is dialled at the address resolve found (the
+// last good answer survives a DNS outage); a name that never resolved is
+// not dialled at all and its result says so, because a DNS failure is no
+// evidence that a replica is gone.
+func (m *Monitor) handshakes(ctx context.Context, targets []string, resolved map[string][]string) map[string]ProbeResult {
 	out := make(map[string]ProbeResult, len(targets))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, addr := range targets {
+		dial := addr
+		if host, port, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
+			if ips, known := resolved[host]; known {
+				if len(ips) == 0 {
+					out[addr] = ProbeResult{Addr: addr, At: m.opts.Now(), Unresolved: true, Err: "host name " + host + " does not resolve"}
+					continue
+				}
+				dial = net.JoinHostPort(ips[0], port)
+			}
+		}
 		wg.Go(func() {
-			res := m.probe.Handshake(ctx, addr, m.opts.ProbeTimeout)
+			res := m.probe.Handshake(ctx, dial, m.opts.ProbeTimeout)
+			res.Addr = addr
 			mu.Lock()
 			out[addr] = res
 			mu.Unlock()

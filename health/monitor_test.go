@@ -36,7 +36,8 @@ func (f *fakeProber) Observe(context.Context) Observation {
 func (f *fakeProber) Handshake(_ context.Context, addr string, _ time.Duration) ProbeResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return ProbeResult{Addr: addr, At: time.Now(), OK: f.answered, Err: map[bool]string{false: "no greeting"}[f.answered]}
+	// A replica that does not answer is a frozen one: TCP connects, no greeting.
+	return ProbeResult{Addr: addr, At: time.Now(), OK: f.answered, Err: map[bool]string{false: "no greeting"}[f.answered], Connected: !f.answered}
 }
 
 func (f *fakeProber) Kill(_ context.Context, id uint64) error {

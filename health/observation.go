@@ -107,18 +107,31 @@ type DumpThread struct {
 	ReplicaUUID string `json:"replica_uuid,omitempty"`
 	HeartbeatNS string `json:"heartbeat_ns,omitempty"`
 	SemiSync    string `json:"semisync,omitempty"`
+	// ResolvedIP is the address of Host's name when the server shows host
+	// names (skip_name_resolve=OFF), filled in by the rules from the poll's
+	// look-ups so that threads match replicas by address.
+	ResolvedIP string `json:"resolved_ip,omitempty"`
 }
 
 // IP is the connection's address without the client port, normalised
-// (IPv4-mapped IPv6 as plain IPv4); "localhost" for a socket.
+// (IPv4-mapped IPv6 as plain IPv4); "localhost" for a socket. Where the
+// server showed a host name that resolved, it is that name's address.
 func (d DumpThread) IP() string {
+	if d.ResolvedIP != "" {
+		return d.ResolvedIP
+	}
+	return normalIP(d.hostPart())
+}
+
+// hostPart is Host without the client port.
+func (d DumpThread) hostPart() string {
 	h := d.Host
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	} else if i := strings.LastIndexByte(h, ':'); i > 0 && strings.Count(h, ":") > 1 && net.ParseIP(h[:i]) != nil {
 		h = h[:i] // the processlist appends the port to a bare IPv6 address
 	}
-	return normalIP(h)
+	return h
 }
 
 func normalIP(s string) string {
@@ -219,4 +232,10 @@ type ProbeResult struct {
 	OK      bool          `json:"ok"`
 	Version string        `json:"version,omitempty"` // from the greeting
 	Err     string        `json:"error,omitempty"`
+	// Connected is true when TCP connected but no greeting came: a live
+	// kernel in front of a frozen or hung mysqld, not a firewall.
+	Connected bool `json:"connected,omitempty"`
+	// Unresolved is true when the replica's host name did not resolve:
+	// no evidence about the replica either way.
+	Unresolved bool `json:"unresolved,omitempty"`
 }

@@ -169,9 +169,17 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 	e.sourceUnreachable()
 
 	for k := range m.streaks {
-		if !e.touched[k] {
-			delete(m.streaks, k) // a condition that did not hold this poll starts over
+		if e.touched[k] {
+			continue
 		}
+		// A failed read is no evidence either way: a condition counted
+		// before it keeps its streak (and its problem its id) instead of
+		// resolving on the next good poll and firing again as new.
+		typ, _, _ := strings.Cut(k, " ")
+		if st := e.checks[typ].State; st == CheckUnknown || st == CheckUnavailable {
+			continue
+		}
+		delete(m.streaks, k) // a condition that did not hold this poll starts over
 	}
 	trs := m.reconcile(e.findings, e.checks, now)
 	e.remember()
@@ -426,7 +434,19 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	if addr == "" || !probed || res.OK {
 		return
 	}
-	st := e.streak(typ + " unanswered " + strconv.FormatUint(th.ID, 10))
+	key := typ + " unanswered " + strconv.FormatUint(th.ID, 10)
+	var st streak
+	if res.Unresolved {
+		// No evidence this poll (DNS is down, not the replica): keep what
+		// was counted, add nothing, and start nothing.
+		var counted bool
+		if st, counted = e.m.streaks[key]; !counted {
+			return
+		}
+		e.touched[key] = true
+	} else {
+		st = e.streak(key)
+	}
 	if e.now.Sub(st.since) < e.ZombieGrace {
 		return
 	}
@@ -444,11 +464,13 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	last, ever := e.m.answered[addr]
 	f.evidence["last_answered"] = seenText(last, ever)
 	switch {
-	case !ever:
-		// The probe path itself is unproven: a firewall between this host
-		// and the replica's port looks exactly like a frozen replica. Say so,
-		// and never kill on it.
-		f.remediation += fmt.Sprintf(" %s has not answered a handshake since the sidecar started: if this host cannot reach that port (a firewall), the thread may be healthy; check SHOW SLAVE STATUS on the replica before killing it.", addr)
+	case !ever && !res.Connected:
+		// Never answered and never even accepted TCP: a firewall between
+		// this host and the replica's port looks exactly like a dead host.
+		// Say so, and never kill on it.
+		f.remediation += fmt.Sprintf(" %s has not answered a handshake since the sidecar started and does not accept TCP from here: if a firewall blocks this host, the thread may be healthy; check SHOW SLAVE STATUS on the replica before killing it.", addr)
+	case res.Unresolved:
+		// Still firing from before the DNS outage; no kill on stale evidence.
 	case r.reg != nil && r.exact:
 		f.kill = th.ID
 	default:
@@ -577,8 +599,11 @@ func (e *eval) semiSyncDegraded() {
 	if prev != nil && prev.Enabled && s.NoTimes > prev.NoTimes { // a drop is a counter reset, not an event
 		dNoTimes = s.NoTimes - prev.NoTimes
 	}
-	for range dNoTimes {
+	for range min(dNoTimes, maxSwitchOffs) {
 		e.m.noTimes = append(e.m.noTimes, e.o.At)
+	}
+	if n := len(e.m.noTimes); n > maxSwitchOffs {
+		e.m.noTimes = slices.Clone(e.m.noTimes[n-maxSwitchOffs:]) // bounded, newest kept
 	}
 	p := e.semiPrefix()
 	ev := func(extra map[string]any) map[string]any {
@@ -767,6 +792,10 @@ func (e *eval) remember() {
 		}
 	}
 }
+
+// maxSwitchOffs bounds the remembered semi-sync switch-offs (and the
+// evidence listing them): enough to see flapping, never a leak.
+const maxSwitchOffs = 100
 
 // answeredMemory is how long a replica's last greeting is remembered once
 // it is no longer probed.

@@ -31,6 +31,9 @@ type poll struct {
 	failed   []Read
 	denied   map[Read]string // read -> missing privilege
 	server   Server
+	// noTCP makes failed probes fail at connect (firewall-like), and
+	// unresolved makes them fail at DNS.
+	noTCP, unresolved bool
 }
 
 var mariadb = Server{Flavor: FlavorMariaDB, Version: "10.11.19-MariaDB-0+deb12u1", ServerID: 1}
@@ -59,7 +62,10 @@ func (p poll) input(i int, inv []inventory.Entry) Input {
 		Resolved: map[string][]string{"db-2.test": {"10.0.0.2"}, "db-3.test": {"10.0.0.3"}, "localhost": {"127.0.0.1", "::1"}},
 		Probes:   map[string]ProbeResult{}}
 	for addr, ok := range p.probes {
-		in.Probes[addr] = ProbeResult{Addr: addr, At: at, OK: ok, Err: map[bool]string{false: "no greeting: i/o timeout"}[ok]}
+		in.Probes[addr] = ProbeResult{Addr: addr, At: at, OK: ok, Err: map[bool]string{false: "no greeting: i/o timeout"}[ok], Connected: !ok && !p.noTCP}
+		if p.unresolved {
+			in.Probes[addr] = ProbeResult{Addr: addr, At: at, Unresolved: true, Err: "host name does not resolve"}
+		}
 	}
 	return in
 }
@@ -166,6 +172,12 @@ func TestRules_Evaluate(t *testing.T) {
 		{"a failed read neither fires nor resolves", inv2,
 			[]poll{gone, gone, goneButBlind, connected},
 			[][]string{none, {"firing replica.missing replica/db-2.test:3306 warning"}, none, {"resolved replica.missing replica/db-2.test:3306 warning"}}},
+		{"a failed read between two bad polls keeps the problem (no resolve, no second firing)", inv2,
+			[]poll{gone, gone, goneButBlind, gone, gone, connected},
+			[][]string{none, {"firing replica.missing replica/db-2.test:3306 warning"}, none, none, none, {"resolved replica.missing replica/db-2.test:3306 warning"}}},
+		{"a failed read does not restart the count before firing", inv2,
+			[]poll{gone, goneButBlind, gone},
+			[][]string{none, none, {"firing replica.missing replica/db-2.test:3306 warning"}}},
 		{"a missing privilege neither fires nor resolves", inv2,
 			[]poll{gone, gone, deniedHosts, connected},
 			[][]string{none, {"firing replica.missing replica/db-2.test:3306 warning"}, none, {"resolved replica.missing replica/db-2.test:3306 warning"}}},
@@ -391,12 +403,14 @@ func TestParseVersion(t *testing.T) {
 	}
 }
 
-// A replica that never answered a handshake since the sidecar started may
-// only be firewalled from this host: the zombie fires (the contract says
-// so), says so in its remediation, and is never a kill candidate.
+// A replica that never answered a handshake since the sidecar started and
+// does not even accept TCP may only be firewalled from this host: the
+// zombie fires (the contract says so), says so in its remediation, and is
+// never a kill candidate.
 func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
 	p := connected
 	p.probes = map[string]bool{"db-2.test:3306": false}
+	p.noTCP = true
 	_, rep := run(testRules, inv2, []poll{p, p, p})
 	if len(rep.Problems) != 1 || rep.Problems[0].Type != TypeDumpThreadZombie {
 		t.Fatalf("problems: got %+v, want one dump_thread.zombie", rep.Problems)
@@ -410,5 +424,88 @@ func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
 	}
 	if len(rep.kills) != 0 {
 		t.Errorf("kill candidates: got %v, want none", rep.kills)
+	}
+}
+
+// A frozen replica accepts TCP but sends no greeting: that is evidence even
+// when the sidecar started after it froze, so the thread may be killed.
+func TestRules_Evaluate_zombieFrozenSinceBeforeStartIsKillable(t *testing.T) {
+	p := connected
+	p.probes = map[string]bool{"db-2.test:3306": false}
+	_, rep := run(testRules, inv2, []poll{p, p, p})
+	if len(rep.kills) != 1 || rep.kills[0].thread != 10 {
+		t.Errorf("kill candidates: got %v, want thread 10", rep.kills)
+	}
+}
+
+// A DNS outage is no evidence: it neither starts the zombie grace nor
+// resolves a zombie already firing, and no kill is based on it.
+func TestRules_Evaluate_zombieDNSOutage(t *testing.T) {
+	down := connected
+	down.probes = map[string]bool{"db-2.test:3306": false}
+	dns := down
+	dns.unresolved = true
+	polls := []poll{dns, dns, dns, dns}
+	trs, _ := run(testRules, inv2, polls)
+	if n := countTransitions(trs); n != 0 {
+		t.Errorf("DNS outage alone: %d transitions, want none", n)
+	}
+	trs, rep := run(testRules, inv2, []poll{down, down, down, dns, dns})
+	if got := countTransitions(trs); got != 1 {
+		t.Errorf("zombie then DNS outage: %d transitions, want only the firing", got)
+	}
+	if len(rep.Problems) != 1 || len(rep.kills) != 0 {
+		t.Errorf("during the outage: problems %d (want 1 still firing), kills %v (want none)", len(rep.Problems), rep.kills)
+	}
+}
+
+func countTransitions(trs [][]string) int {
+	n := 0
+	for _, p := range trs {
+		n += len(p)
+	}
+	return n
+}
+
+// On MySQL a restarted sidecar leaves its previous dump thread with a UUID
+// no registration has (go-mysql makes a new one per connect): it is the
+// sidecar's, never replica.unknown, and in no count.
+func TestRules_Evaluate_oldSidecarThreadIsNotUnknown(t *testing.T) {
+	mysql := Server{Flavor: FlavorMySQL, Version: "8.4.2", ServerID: 1}
+	cur, old := selfTh, th(6, "sidecar", "127.0.0.1:49000")
+	cur.ReplicaUUID, old.ReplicaUUID = "uuid-self-new", "uuid-self-old"
+	r2 := thr2
+	r2.ReplicaUUID = "uuid-db-2"
+	reg, self := reg2, selfReg
+	reg.UUID, self.UUID = "uuid-db-2", "uuid-self-new"
+	p := poll{server: mysql, threads: []DumpThread{r2, cur, old}, regs: []Registration{reg, self},
+		probes: map[string]bool{"db-2.test:3306": true}}
+	trs, rep := run(testRules, inv2, []poll{p, p})
+	if n := countTransitions(trs); n != 0 {
+		t.Errorf("transitions %v, want none", trs)
+	}
+	if got := rep.Counts.Replicas[ReplicaUnknown]; got != 0 {
+		t.Errorf("unknown replicas = %d, want 0", got)
+	}
+	total := 0
+	for _, n := range rep.Counts.DumpThreads {
+		total += n
+	}
+	if total != 1 {
+		t.Errorf("dump threads counted = %d, want 1 (the sidecar's two are not counted)", total)
+	}
+}
+
+// Without skip_name_resolve the processlist shows host names: threads
+// still match their replicas by the names' addresses.
+func TestRules_Evaluate_processlistHostNames(t *testing.T) {
+	byName := connected
+	byName.threads = []DumpThread{th(10, "repl", "db-2.test:40001"), selfTh}
+	trs, rep := run(testRules, inv2, []poll{byName, byName})
+	if n := countTransitions(trs); n != 0 {
+		t.Errorf("transitions %v, want none", trs)
+	}
+	if got := rep.Counts.Replicas[ReplicaConnected]; got != 1 {
+		t.Errorf("connected replicas = %d, want 1 (counts %v)", got, rep.Counts.Replicas)
 	}
 }

@@ -109,6 +109,13 @@ func identify(o Observation, entries []inventory.Entry, resolved map[string][]st
 	}
 
 	threads := slices.Clone(o.DumpThreads)
+	for i, th := range threads {
+		if name := strings.ToLower(th.hostPart()); name != "localhost" && net.ParseIP(name) == nil {
+			if ips := resolved[name]; len(ips) > 0 {
+				threads[i].ResolvedIP = normalIP(ips[0])
+			}
+		}
+	}
 	slices.SortFunc(threads, func(a, b DumpThread) int { return cmpDesc(a.ID, b.ID) })
 	var pending, orphans []DumpThread
 	for _, th := range threads {
@@ -203,9 +210,17 @@ func identify(o Observation, entries []inventory.Entry, resolved map[string][]st
 		leftover = append(leftover, th)
 	}
 
-	// Rule 5.
+	// Rule 5. A leftover thread of the sidecar's own account is an earlier
+	// stream of the sidecar (go-mysql sends a new replica UUID on every
+	// connect, so a thread left by a restarted sidecar matches nothing):
+	// it is never a replica. The price: a real replica that borrowed the
+	// sidecar's account would be hidden here, so give replicas their own.
 	byAddr := map[string]*replica{}
 	for _, th := range leftover {
+		if o.User != "" && th.User == o.User {
+			t.self = append(t.self, th)
+			continue
+		}
 		key := "ip:" + th.IP() + " user:" + th.User
 		r := byAddr[key]
 		if r == nil {
@@ -332,11 +347,11 @@ func cmpDesc(a, b uint64) int {
 // Hosts returns the host names the rules need resolved: inventory hosts and
 // registered replica hosts that are not IP literals, but not the sidecar's
 // own registration (selfID), whose host is a label, not a name.
-func Hosts(entries []inventory.Entry, regs []Registration, selfID uint32) []string {
+func Hosts(entries []inventory.Entry, regs []Registration, threads []DumpThread, selfID uint32) []string {
 	var out []string
 	add := func(h string) {
 		h = strings.ToLower(h)
-		if h != "" && net.ParseIP(h) == nil && !slices.Contains(out, h) {
+		if h != "" && h != "localhost" && net.ParseIP(h) == nil && !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
@@ -347,6 +362,10 @@ func Hosts(entries []inventory.Entry, regs []Registration, selfID uint32) []stri
 		if r.ServerID != selfID {
 			add(r.Host)
 		}
+	}
+	// Without skip_name_resolve the processlist shows the replicas' names.
+	for _, th := range threads {
+		add(th.hostPart())
 	}
 	return out
 }

@@ -110,7 +110,7 @@ func runAudit(ctx context.Context, environ []string) (Audit, error) {
 	}
 
 	in := health.Input{Observation: obs, Inventory: cfg.Inventory, InventoryConfigured: cfg.InventoryConfigured}
-	in.Resolved = resolveHosts(ctx, health.Hosts(in.Inventory, obs.Replicas, cfg.ServerID), cfg.ProbeTimeout)
+	in.Resolved = resolveHosts(ctx, health.Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, cfg.ServerID), cfg.ProbeTimeout)
 	rules := health.Rules{SelfServerID: cfg.ServerID, ZombieGrace: 0}
 	in.Probes = handshakeAll(ctx, p, rules.ProbeTargets(in), cfg.ProbeTimeout)
 	mem, _, _ := rules.Evaluate(health.Memory{}, in, obs.At)

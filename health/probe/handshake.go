@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -34,11 +35,14 @@ const (
 func Handshake(ctx context.Context, addr string, timeout time.Duration) health.ProbeResult {
 	start := time.Now()
 	res := health.ProbeResult{Addr: addr, At: start}
-	version, err := greet(ctx, addr, start.Add(timeout))
+	version, connected, err := greet(ctx, addr, start.Add(timeout))
 	res.Took = time.Since(start)
 	res.OK, res.Version = err == nil, version
 	if err != nil {
 		res.Err = err.Error()
+		res.Connected = connected
+		var dnsErr *net.DNSError
+		res.Unresolved = errors.As(err, &dnsErr)
 	}
 	return res
 }
@@ -48,33 +52,43 @@ func (p *Probe) Handshake(ctx context.Context, addr string, timeout time.Duratio
 	return Handshake(ctx, addr, timeout)
 }
 
-func greet(ctx context.Context, addr string, deadline time.Time) (string, error) {
+// greet returns the server version from the greeting; connected says
+// whether TCP connected when it fails.
+func greet(ctx context.Context, addr string, deadline time.Time) (string, bool, error) {
 	d := net.Dialer{Deadline: deadline}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return "", false, fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close()
 	if err := c.SetDeadline(deadline); err != nil {
-		return "", fmt.Errorf("set deadline: %w", err)
+		return "", true, fmt.Errorf("set deadline: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 
 	payload, err := readPacket(c)
 	if err != nil {
-		return "", fmt.Errorf("no greeting: %w", err)
+		return "", true, fmt.Errorf("no greeting: %w", err)
 	}
 	version, err := parseGreeting(payload)
 	if err != nil {
-		return "", err
+		return "", true, err
 	}
 	// Best effort, within the same deadline: log in as a user that does not
 	// exist and read the answer, so the replica sees a finished exchange.
 	if _, err := c.Write(handshakeResponse(probeUser)); err == nil {
-		_, _ = readPacket(c)
+		// MySQL 8 may answer with an auth switch (0xfe) to
+		// caching_sha2_password: finish with an empty answer so the replica
+		// sees an authentication failure, never an abandoned handshake
+		// (which counts toward max_connect_errors and can block this host).
+		if pkt, err := readPacketSeq(c); err == nil && len(pkt.payload) > 0 && pkt.payload[0] == 0xfe {
+			if _, err := c.Write([]byte{0, 0, 0, pkt.seq + 1}); err == nil {
+				_, _ = readPacket(c)
+			}
+		}
 	}
-	return version, nil
+	return version, false, nil
 }
 
 // parseGreeting returns the server version of an initial handshake packet.
@@ -101,14 +115,25 @@ func parseGreeting(payload []byte) (string, error) {
 
 // readPacket reads one MySQL packet's payload.
 func readPacket(r io.Reader) ([]byte, error) {
+	p, err := readPacketSeq(r)
+	return p.payload, err
+}
+
+type mysqlPacket struct {
+	seq     byte
+	payload []byte
+}
+
+// readPacketSeq reads one MySQL packet with its sequence number.
+func readPacketSeq(r io.Reader) (mysqlPacket, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
+		return mysqlPacket{}, err
 	}
 	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
 	payload := make([]byte, n)
 	_, err := io.ReadFull(r, payload)
-	return payload, err
+	return mysqlPacket{seq: hdr[3], payload: payload}, err
 }
 
 // handshakeResponse is a HandshakeResponse41 for user with an empty
