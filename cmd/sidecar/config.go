@@ -480,15 +480,19 @@ func (c Config) Redacted() map[string]any {
 	}
 }
 
-// redactURLs hides user:password@ in NATS URLs.
+// redactURLs hides user:password@ in NATS URLs, with or without a scheme.
 func redactURLs(s string) string {
 	parts := strings.Split(s, ",")
 	for i, u := range parts {
-		if at := strings.LastIndex(u, "@"); at >= 0 {
-			if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
-				parts[i] = u[:scheme+3] + "[redacted]" + u[at:]
-			}
+		at := strings.LastIndex(u, "@")
+		if at < 0 {
+			continue
 		}
+		start := 0
+		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+			start = scheme + 3
+		}
+		parts[i] = u[:start] + "[redacted]" + u[at:]
 	}
 	return strings.Join(parts, ",")
 }

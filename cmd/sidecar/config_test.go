@@ -155,8 +155,8 @@ func TestDerivedServerID(t *testing.T) {
 }
 
 func TestRedactURLs(t *testing.T) {
-	got := redactURLs("nats://u:p@h1:4222,tls://h2:4222")
-	if want := "nats://[redacted]@h1:4222,tls://h2:4222"; got != want {
+	got := redactURLs("nats://u:p@h1:4222,tls://h2:4222,u2:p2@h3:4222")
+	if want := "nats://[redacted]@h1:4222,tls://h2:4222,[redacted]@h3:4222"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
