@@ -184,6 +184,14 @@ func (m *Monitor) poll(ctx context.Context) {
 	now := m.opts.Now()
 	mem, trs, rep := m.rules.Evaluate(m.mem, in, now)
 	m.mem = mem
+	if prev := m.report.Load(); prev != nil && !prev.At.IsZero() &&
+		(!obs.Read(ReadDumpThreads).OK() || !obs.Read(ReadReplicaHosts).OK()) {
+		// A failed read says nothing about the replicas: keep showing the
+		// last ones seen (their checks say unknown) rather than dropping
+		// every gauge to zero, which a dashboard would read as an outage.
+		rep.DumpThreads, rep.Replicas = prev.DumpThreads, prev.Replicas
+		rep.Counts.DumpThreads, rep.Counts.Replicas = prev.Counts.DumpThreads, prev.Counts.Replicas
+	}
 	m.report.Store(&rep)
 	for _, tr := range trs {
 		m.logTransition(tr)

@@ -104,3 +104,25 @@ func TestMonitor_Report_beforeFirstPoll(t *testing.T) {
 		t.Errorf("initial report: got %v, want %v", got, want)
 	}
 }
+
+// A failed read keeps the last replicas and their gauges instead of
+// dropping them to zero.
+func TestMonitor_failedReadKeepsLastReplicas(t *testing.T) {
+	blind := gone
+	blind.failed = []Read{ReadDumpThreads}
+	f := &fakeProber{polls: []poll{connected, blind}, answered: true}
+	clock := t0
+	m := NewMonitor(Options{PollInterval: pollStep, SelfServerID: selfID, Inventory: inventory.Static(inv2, true).Get,
+		Resolver: fakeResolver{"db-2.test": {"10.0.0.2"}}, Now: func() time.Time { return clock }}, f, zerolog.Nop())
+	for range 2 {
+		m.poll(context.Background())
+		clock = clock.Add(pollStep)
+	}
+	rep := m.Report()
+	if got := rep.Counts.Replicas[ReplicaConnected]; got != 1 || len(rep.Replicas) != 1 {
+		t.Errorf("after a failed read: connected %d, replicas %d; want the last poll's 1 and 1", got, len(rep.Replicas))
+	}
+	if got := rep.Checks[string(ReadDumpThreads)].State; got != CheckUnknown {
+		t.Errorf("dump_threads check = %q, want unknown", got)
+	}
+}
