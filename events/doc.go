@@ -46,8 +46,13 @@
 //     Options.InFlight are published asynchronously, and the acks are
 //     awaited in order; an event counts as published when acknowledged.
 //   - to core NATS otherwise (no stream configured, or JetStream not
-//     enabled); a successful flush counts as published. Once JetStream has
-//     been seen, the publisher waits for it rather than falling back.
+//     enabled); a successful flush counts as published. With a stream
+//     configured this lasts only until JetStream answers (a NATS server
+//     starting together with the sidecar may answer "not enabled" at
+//     first): the publisher asks again every 30 s and after every
+//     reconnect, and switches to JetStream as soon as it answers. Once
+//     JetStream has been seen, the publisher waits for it rather than
+//     falling back.
 //
 // After any failure (a disconnect, an ack timeout), the sender resends from
 // the oldest unacknowledged event. JetStream drops the duplicates within its
@@ -58,6 +63,13 @@
 // The connection is retried forever, with exponential backoff from 250 ms
 // to 5 s and jitter. NATS's own reconnect buffer is off: while disconnected,
 // events wait in the spool, which is bounded and durable.
+//
+// A spool record damaged after it was written (found when read, not at
+// start) would stop delivery; instead the rest of its segment file is
+// skipped, its events counted in Stats.Dropped, and an error logged.
+//
+// URLs are logged with the password or token of their userinfo replaced
+// (RedactURLs), with or without a scheme.
 //
 // # Bounds
 //
@@ -74,7 +86,11 @@
 // sends until everything is acknowledged or its context is done (the
 // contract gives it 10 s on SIGTERM); what is left stays in the spool, goes
 // out first after the next start, and Close returns an error wrapping
-// ErrUndelivered.
+// ErrUndelivered. Events still in memory when the deadline passes (the
+// writer backing off after spool write errors, or in a slow fsync) are
+// written to the spool by Close once the writer stopped; only what that
+// last write cannot store is lost, logged and counted in Stats.Dropped,
+// and Close's error says so.
 //
 // # Metrics
 //

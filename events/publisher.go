@@ -114,6 +114,8 @@ type Publisher struct {
 	opts  Options
 	log   zerolog.Logger
 	spool *spool.Spool
+	// appendSpool is spool.Append; tests replace it to make writes fail.
+	appendSpool func([]spool.Record) (int, error)
 
 	mu       sync.Mutex // guards q, writing, dropped, closed, started and nc
 	q        queue
@@ -128,8 +130,9 @@ type Publisher struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	jsMode   atomic.Bool
-	sawJS    bool // touched by the sender only
-	jsWarned bool // touched by the sender only
+	conns    atomic.Uint64 // connects and reconnects so far
+	sawJS    bool          // touched by the sender only
+	jsWarned bool          // touched by the sender only
 	errLog   limiter
 	connLog  limiter
 	cancel   context.CancelFunc
@@ -172,6 +175,7 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 		drainCh: make(chan struct{}), wDone: make(chan struct{}), sDone: make(chan struct{}),
 		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery}, connLog: limiter{every: errorLogEvery},
 	}
+	p.appendSpool = sp.Append
 	for _, t := range Types() {
 		p.pubCount[t] = 0
 	}
@@ -207,14 +211,14 @@ func (p *Publisher) Start(ctx context.Context) error {
 		nats.ReconnectHandler(func(nc *nats.Conn) { p.connected(nc, "nats reconnected") }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if !p.drained() { // Close disconnects on purpose
-				p.log.Warn().Err(err).Msg("nats disconnected")
+				p.log.Warn().Err(p.redactErr(err)).Msg("nats disconnected")
 			}
 		}),
 		// Every failed attempt, rate-limited: a bad URL, certificate or
 		// credentials would otherwise go unnoticed while events pile up.
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			if p.connLog.allow() {
-				p.log.Warn().Err(err).Strs("urls", p.opts.URLs).Msg("nats connect failed")
+				p.log.Warn().Err(p.redactErr(err)).Str("urls", RedactURLs(strings.Join(p.opts.URLs, ","))).Msg("nats connect failed")
 			}
 		}),
 	}
@@ -226,7 +230,7 @@ func (p *Publisher) Start(ctx context.Context) error {
 	}
 	nc, err := nats.Connect(strings.Join(p.opts.URLs, ","), nopts...)
 	if err != nil {
-		return fmt.Errorf("start publisher: connect nats: %w", err)
+		return fmt.Errorf("start publisher: connect nats: %w", p.redactErr(err))
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(p.opts.AckTimeout))
 	if err != nil {
@@ -247,7 +251,9 @@ func (p *Publisher) Start(ctx context.Context) error {
 }
 
 func (p *Publisher) connected(nc *nats.Conn, msg string) {
-	p.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg(msg)
+	// Not ConnectedUrlRedacted: it shows a bare token (nats://token@host).
+	p.log.Info().Str("url", RedactURLs(nc.ConnectedUrl())).Msg(msg)
+	p.conns.Add(1)
 	notify(p.connCh)
 }
 
@@ -308,7 +314,7 @@ func (p *Publisher) writeLoop(ctx context.Context) {
 			for i, it := range batch {
 				recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
 			}
-			n, err := p.spool.Append(recs)
+			n, err := p.appendSpool(recs)
 			p.mu.Lock()
 			p.writing = 0
 			dropped := p.q.requeue(batch[n:], p.opts.MaxPending)
@@ -373,14 +379,12 @@ func (p *Publisher) Close(ctx context.Context) error {
 		<-p.wDone
 		<-p.sDone
 		p.nc.Close()
-	} else if batch := p.takeAll(); len(batch) > 0 {
-		recs := make([]spool.Record, len(batch))
-		for i, it := range batch {
-			recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
-		}
-		if _, err := p.spool.Append(recs); err != nil {
-			errs = append(errs, err)
-		}
+	}
+	// The writer may have stopped with events still queued (the deadline
+	// passed while it was backing off after spool write errors, or in a
+	// slow fsync); they must reach the spool too.
+	if err := p.spoolRest(); err != nil {
+		errs = append(errs, err)
 	}
 	st := p.Stats()
 	errs = append(errs, p.spool.Close())
@@ -390,10 +394,31 @@ func (p *Publisher) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (p *Publisher) takeAll() []item {
+// spoolRest writes what is left in the memory queue to the spool in one
+// Append, once the writer has stopped. What cannot be written is lost:
+// it is logged and counted in Dropped.
+func (p *Publisher) spoolRest() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.q.take(p.q.len())
+	batch := p.q.take(p.q.len())
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	recs := make([]spool.Record, len(batch))
+	for i, it := range batch {
+		recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
+	}
+	n, err := p.appendSpool(recs)
+	if n == len(batch) {
+		return err // nil, or an error dropping for the bound
+	}
+	lost := len(batch) - n
+	p.mu.Lock()
+	p.dropped += uint64(lost)
+	total := p.dropped
+	p.mu.Unlock()
+	p.log.Error().Err(err).Int("lost", lost).Uint64("dropped_total", total).Msg("events lost on close: spool write failed")
+	return fmt.Errorf("close publisher: %d events lost: %w", lost, err)
 }
 
 // encodeMsg packs what the sender needs into one spool record: the

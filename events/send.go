@@ -12,11 +12,20 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
 )
 
+// jsRecheckEvery is how often the sender, publishing with core NATS
+// because JetStream was not enabled, asks again whether it is (it also
+// asks after every reconnect).
+var jsRecheckEvery = 30 * time.Second
+
 // sender is the sender goroutine's state.
 type sender struct {
 	p        *Publisher
 	pending  []spool.Record // read from the spool, not yet acknowledged, in order
 	failures int            // consecutive failed rounds
+	// In core NATS mode with a stream configured: when to ask for
+	// JetStream again, and the connection count at the last ask.
+	jsCheckAt time.Time
+	jsConns   uint64
 }
 
 // sendLoop publishes the spool in order until Close finds everything
@@ -35,7 +44,11 @@ func (p *Publisher) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
+		s.jsConns = p.conns.Load()
 		js, err := p.prepare(ctx)
+		if err == nil && js == nil && p.opts.Stream != "" {
+			s.jsCheckAt = time.Now().Add(jsRecheckEvery)
+		}
 		if err == nil {
 			err = s.pump(ctx, js)
 		}
@@ -69,13 +82,33 @@ func (p *Publisher) drained() bool {
 	}
 }
 
-// pump sends until an error, or until finished (nil).
+// pump sends until an error, or until finished (nil). In core NATS mode
+// with a stream configured it also returns nil when it is time to ask for
+// JetStream again (every jsRecheckEvery, and after a reconnect), so that
+// the sender switches to JetStream as soon as the server has it.
 func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
 	p := s.p
+	var recheck <-chan time.Time
+	var reconnected <-chan struct{}
+	if js == nil && p.opts.Stream != "" {
+		t := time.NewTimer(time.Until(s.jsCheckAt))
+		defer t.Stop()
+		recheck, reconnected = t.C, p.connCh
+	}
 	for {
+		if recheck != nil && (!time.Now().Before(s.jsCheckAt) || p.conns.Load() != s.jsConns) {
+			return nil
+		}
 		if len(s.pending) < p.opts.InFlight {
 			recs, err := p.spool.Read(p.opts.InFlight - len(s.pending))
 			s.pending = append(s.pending, recs...)
+			if errors.Is(err, spool.ErrCorrupt) {
+				// Damage found at run time (Open cuts a torn tail off):
+				// the spool skipped past it and counted the loss in
+				// Dropped. Say so loudly, and keep delivering the rest.
+				p.log.Error().Err(err).Msg("spool corrupt: events lost")
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -91,6 +124,8 @@ func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
 			select {
 			case <-p.spoolCh:
 			case <-wake:
+			case <-recheck:
+			case <-reconnected:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -185,7 +220,10 @@ func (s *sender) acked(n int) {
 // sure the stream exists. It returns nil for core NATS. Once JetStream was
 // seen it is waited for rather than given up: just after a server restart
 // JetStream answers "not enabled" for a moment, and core publishes then
-// would count as delivered without being stored.
+// would count as delivered without being stored. Before it was seen (a
+// server without JetStream, or one still starting when the sidecar did),
+// core NATS is used and prepare runs again every jsRecheckEvery and after
+// every reconnect (see pump).
 func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
 	if p.opts.Stream == "" {
 		p.jsMode.Store(false)
@@ -201,7 +239,8 @@ func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
 			return nil, fmt.Errorf("jetstream unavailable: %w", err)
 		}
 		if !p.jsWarned {
-			p.log.Warn().Err(err).Msg("jetstream not available, publishing with core nats")
+			p.log.Warn().Err(err).Dur("recheck_every", jsRecheckEvery).
+				Msg("jetstream not available, publishing with core nats until it is")
 			p.jsWarned = true
 		}
 		p.jsMode.Store(false)
@@ -223,6 +262,9 @@ func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream stream %s: %w", p.opts.Stream, err)
+	}
+	if p.jsWarned && !p.sawJS {
+		p.log.Info().Str("stream", p.opts.Stream).Msg("jetstream available, switching from core nats")
 	}
 	p.sawJS = true
 	p.jsMode.Store(true)

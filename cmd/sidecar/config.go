@@ -15,6 +15,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 )
 
@@ -473,26 +474,9 @@ func (c Config) Redacted() map[string]any {
 		"stats_interval": c.StatsInterval.String(), "expected_replicas": len(c.Inventory),
 		"expected_replicas_file": c.ExpectedReplicasFile, "probe_timeout": c.ProbeTimeout.String(),
 		"zombie_grace": c.ZombieGrace.String(), "kill_zombies": c.KillZombies, "http_addr": c.HTTPAddr,
-		"nats_url": redactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
+		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,
 		"data_dir": c.DataDir, "log_level": c.LogLevel, "log_format": c.LogFormat,
 	}
-}
-
-// redactURLs hides user:password@ in NATS URLs, with or without a scheme.
-func redactURLs(s string) string {
-	parts := strings.Split(s, ",")
-	for i, u := range parts {
-		at := strings.LastIndex(u, "@")
-		if at < 0 {
-			continue
-		}
-		start := 0
-		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
-			start = scheme + 3
-		}
-		parts[i] = u[:start] + "[redacted]" + u[at:]
-	}
-	return strings.Join(parts, ",")
 }

@@ -154,9 +154,12 @@ func TestDerivedServerID(t *testing.T) {
 	}
 }
 
-func TestRedactURLs(t *testing.T) {
-	got := redactURLs("nats://u:p@h1:4222,tls://h2:4222,u2:p2@h3:4222")
-	if want := "nats://[redacted]@h1:4222,tls://h2:4222,[redacted]@h3:4222"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+func TestConfig_RedactedHidesNATSPassword(t *testing.T) {
+	cfg, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_NATS_URL=nats://u:s3cret@h1:4222,u2:s3cret@h2:4222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Redacted()["nats_url"].(string); strings.Contains(got, "s3cret") {
+		t.Errorf("nats_url logged as %q", got)
 	}
 }

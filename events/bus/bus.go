@@ -55,6 +55,11 @@ func StartEmbedded(ctx context.Context, o Options, log zerolog.Logger) (*Embedde
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "binlog-sidecar", Host: host, Port: port,
 		JetStream: true, StoreDir: o.StoreDir, NoSigs: true,
+		// fsync every write before the ack: the publisher deletes its
+		// spooled copy of an event once acked, so the default background
+		// fsync (every 2 minutes) could lose acknowledged events in a
+		// power loss. Events are few (a stats event every 10 s, problems).
+		SyncAlways: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)

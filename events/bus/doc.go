@@ -3,6 +3,10 @@
 // that events are stored and can be consumed with no other service to run.
 // It listens on SIDECAR_NATS_EMBEDDED_ADDR (default 127.0.0.1:4222: loopback
 // only, no authentication) and keeps its JetStream store in
-// SIDECAR_DATA_DIR/nats. Its own log lines go to zerolog at debug level,
+// SIDECAR_DATA_DIR/nats. JetStream fsyncs every message before it
+// acknowledges it (SyncAlways, not the default fsync every 2 minutes): the
+// publisher deletes an event from its spool once acknowledged, so an
+// acknowledged event must survive a power loss. Events are few, so the
+// cost is small. Its own log lines go to zerolog at debug level,
 // warnings and errors at their levels. It installs no signal handlers.
 package bus

@@ -5,7 +5,10 @@
 // Records go to segment files (named by their first sequence number) as
 // [length][CRC-32C][seq, flags, data]. Append fsyncs before it returns; a
 // record torn by a crash fails its length or CRC check and is cut off when
-// the spool is opened again. Read hands records out in order and Ack
+// the spool is opened again. A record damaged later (found by Read, e.g. a
+// bad disk block) cannot be read past: Read skips the rest of its segment,
+// counts those records in Dropped and returns an error wrapping ErrCorrupt
+// (the reader logs it and reads on). Read hands records out in order and Ack
 // records (in the small "ack" file) the highest sequence number delivered;
 // segments whose records are all delivered are deleted. After a restart,
 // everything after the last ack is read again, so delivery is at least once

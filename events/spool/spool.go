@@ -40,6 +40,12 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // ErrClosed is returned by every method after Close.
 var ErrClosed = errors.New("spool closed")
 
+// ErrCorrupt is wrapped by the error Read returns when it found a corrupt
+// record: the rest of that segment was skipped and its records counted in
+// Dropped. Reading goes on with the next segment; the caller should log
+// the error and carry on.
+var ErrCorrupt = errors.New("corrupt record")
+
 // Record is one queued message.
 type Record struct {
 	Seq uint64 // assigned by Append, increasing
@@ -428,6 +434,8 @@ func (s *Spool) compact(g *segment, keep func(Record) bool) error {
 
 // Read returns up to n records after the last one read, in order, and
 // moves the read cursor past them. They stay on disk until acknowledged.
+// On a corrupt record it returns what it read before it and an error
+// wrapping ErrCorrupt, having moved past the damaged segment.
 func (s *Spool) Read(n int) ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -452,6 +460,10 @@ func (s *Spool) Read(n int) ([]Record, error) {
 		r := bufio.NewReader(io.NewSectionReader(f, s.curOff, s.cur.size-s.curOff))
 		for len(out) < n && s.curOff < s.cur.size {
 			rec, size, err := readRecord(r)
+			if errors.Is(err, errTorn) {
+				f.Close()
+				return out, s.skipSegment()
+			}
 			if err != nil {
 				f.Close()
 				return out, fmt.Errorf("read spool: %w", err)
@@ -472,6 +484,28 @@ func (s *Spool) Read(n int) ([]Record, error) {
 		f.Close()
 	}
 	return out, nil
+}
+
+// skipSegment gives up the rest of the read cursor's segment, which holds
+// a corrupt record (Open cuts a torn tail off, so this is damage found at
+// run time): its unread records count as dropped and reading goes on with
+// the next segment. A new segment is started when the damaged one is the
+// active one, so that what is appended next can be read.
+func (s *Spool) skipSegment() error {
+	g := s.cur
+	skipped := g.unread
+	s.dropped += uint64(skipped)
+	s.unread -= skipped
+	g.unread, g.unreadDrop = 0, 0
+	s.curOff = g.size
+	err := fmt.Errorf("read spool: segment %s: %w at offset %d: skipped the rest of it, %d records dropped",
+		filepath.Base(g.name(s.dir)), ErrCorrupt, s.curOff, skipped)
+	if g == s.segs[len(s.segs)-1] {
+		if nerr := s.newSegment(); nerr != nil {
+			return errors.Join(err, fmt.Errorf("read spool: %w", nerr))
+		}
+	}
+	return err
 }
 
 func (s *Spool) index(g *segment) int {

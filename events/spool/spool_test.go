@@ -2,6 +2,7 @@ package spool_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,4 +284,76 @@ func ExampleSpool() {
 	// Output:
 	// 1 problem
 	// 2 stats
+}
+
+// A record damaged after it was written (found by Read, not by Open) does
+// not stop delivery: the rest of its segment is skipped and counted as
+// dropped, Read says so with ErrCorrupt, and reading goes on.
+func TestSpool_CorruptRecordSkipped(t *testing.T) {
+	tests := []struct {
+		name   string
+		seg    int64    // SegmentBytes; a one-byte record takes 18
+		before []string // in the first segment, the second record is damaged
+		after  []string // appended afterwards
+		want   string   // read, in order
+		drop   uint64
+	}{
+		// e goes to the damaged segment too, and is lost with it.
+		{"active segment", 100, []string{"a", "b", "c", "d"}, []string{"e"}, "[a]", 4},
+		{"older segment", 40, []string{"a", "b", "c"}, []string{"d", "e"}, "[a d e]", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir, spool.Options{SegmentBytes: tt.seg})
+			for _, d := range tt.before {
+				appendN(t, s, rec(d, false))
+			}
+			segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+			f, err := os.OpenFile(segs[0], os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte{'X'}, 18+17) // the second record's data byte: its CRC fails
+			f.Close()
+			for _, d := range tt.after {
+				appendN(t, s, rec(d, false))
+			}
+
+			var got []spool.Record
+			var corrupt int
+			for range 10 {
+				recs, err := s.Read(100)
+				got = append(got, recs...)
+				if errors.Is(err, spool.ErrCorrupt) {
+					corrupt++
+					continue
+				}
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				if len(recs) == 0 {
+					break
+				}
+			}
+			if g := fmt.Sprint(datas(got)); g != tt.want {
+				t.Errorf("read %s, want %s", g, tt.want)
+			}
+			if corrupt != 1 || s.Dropped() != tt.drop || s.Unread() != 0 {
+				t.Errorf("got %d corrupt errors, dropped %d, unread %d; want 1, %d, 0", corrupt, s.Dropped(), s.Unread(), tt.drop)
+			}
+			// What is appended after the skip is read.
+			appendN(t, s, rec("z", false))
+			recs, err := s.Read(100)
+			if err != nil || fmt.Sprint(datas(recs)) != "[z]" {
+				t.Fatalf("read after skip: got %v, %v; want [z]", datas(recs), err)
+			}
+			if err := s.Ack(recs[0].Seq); err != nil {
+				t.Fatal(err)
+			}
+			if s.Pending() != 0 {
+				t.Errorf("pending %d after acking all, want 0", s.Pending())
+			}
+		})
+	}
 }
