@@ -70,7 +70,7 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.rotations, prometheus.CounterValue, float64(s.Rotations))
 	ch <- prometheus.MustNewConstMetric(c.behind, prometheus.GaugeValue, float64(s.BehindBytes))
 	ch <- prometheus.MustNewConstMetric(c.stalled, prometheus.GaugeValue, b2f(s.Stalled()))
-	ch <- prometheus.MustNewConstMetric(c.gaps, prometheus.CounterValue, float64(len(s.Gaps)))
+	ch <- prometheus.MustNewConstMetric(c.gaps, prometheus.CounterValue, float64(s.GapsTotal))
 	ch <- constHistogram(c.txBytes, s.TxBytesHist)
 	ch <- constHistogram(c.txRows, s.TxRowsHist)
 	var last float64

@@ -154,6 +154,7 @@ type Meter struct {
 	txBytes        bucketCounts
 	txRows         bucketCounts
 	gaps           []Gap
+	gapsTotal      uint64
 
 	ivStart    time.Time
 	ivCounters Counters
@@ -300,7 +301,8 @@ func (m *Meter) Reconnecting() {
 }
 
 // RecordGap records a stretch of binlog the stream skipped. The meter keeps
-// the most recent gaps only.
+// the most recent gaps only (Snapshot.Gaps) and counts all of them
+// (Snapshot.GapsTotal).
 func (m *Meter) RecordGap(g Gap) {
 	if g.At.IsZero() {
 		g.At = m.now()
@@ -312,6 +314,7 @@ func (m *Meter) RecordGap(g Gap) {
 		m.gaps = m.gaps[:maxGaps-1]
 	}
 	m.gaps = append(m.gaps, g)
+	m.gapsTotal++
 	m.file, m.pos = g.To.File, g.To.Pos
 	m.caughtUp = false
 }
@@ -372,6 +375,7 @@ func (m *Meter) Snapshot() Snapshot {
 		TopTables:          m.tables.top(m.topN),
 		TxBytesHist:        m.txBytes.histogram(TxBytesBuckets),
 		TxRowsHist:         m.txRows.histogram(TxRowsBuckets),
+		GapsTotal:          m.gapsTotal,
 	}
 	if len(m.gaps) > 0 {
 		s.Gaps = append([]Gap(nil), m.gaps...)

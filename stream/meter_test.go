@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -400,6 +402,20 @@ func TestMeter_RecordGap(t *testing.T) {
 	}
 	if got, want := s.Position, (Position{File: "b.000020", Pos: 4}); got != want {
 		t.Errorf("Position after gap = %v, want %v", got, want)
+	}
+	if s.GapsTotal != maxGaps+3 {
+		t.Errorf("GapsTotal = %d, want %d: every gap counts, not only the kept ones", s.GapsTotal, maxGaps+3)
+	}
+	m.RecordGap(Gap{Reason: "purged"})
+	if got := m.Snapshot(); got.GapsTotal != maxGaps+4 || len(got.Gaps) != maxGaps {
+		t.Errorf("after one more gap: GapsTotal %d, len(Gaps) %d; want %d, %d", got.GapsTotal, len(got.Gaps), maxGaps+4, maxGaps)
+	}
+	b, err := json.Marshal(m.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`"gaps_total":%d`, maxGaps+4); !strings.Contains(string(b), want) {
+		t.Errorf("JSON %s lacks %s", b, want)
 	}
 }
 

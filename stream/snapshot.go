@@ -142,7 +142,11 @@ type Snapshot struct {
 
 	LargestTransaction Transaction `json:"largest_transaction"`
 	TopTables          []TableStat `json:"top_tables"`
-	Gaps               []Gap       `json:"gaps,omitempty"`
+	// Gaps are the most recent gaps (at most 16, oldest first); GapsTotal
+	// counts every gap since the sidecar started and is never capped: use
+	// it, not len(Gaps), as a counter or cursor.
+	Gaps      []Gap  `json:"gaps,omitempty"`
+	GapsTotal uint64 `json:"gaps_total"`
 
 	// TxBytesHist and TxRowsHist are the distributions of transaction size
 	// in bytes (bounds TxBytesBuckets) and in changed rows (TxRowsBuckets)

@@ -171,7 +171,7 @@ func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter,
 	stats := time.NewTicker(every)
 	defer stats.Stop()
 	meter.TakeInterval() // the first interval starts now
-	gaps := len(meter.Snapshot().Gaps)
+	gaps := meter.Snapshot().GapsTotal
 	var polled time.Time
 	for {
 		select {
@@ -183,12 +183,15 @@ func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter,
 				meter.SetServerEnd(stream.Position{File: end.File, Pos: uint32(end.Position), GTID: end.GTID})
 			}
 			polled = rep.At
+			// Gaps is the bounded list of recent gaps; GapsTotal counts them all.
 			snap := meter.Snapshot()
-			for _, g := range snap.Gaps[min(gaps, len(snap.Gaps)):] {
+			if n := snap.GapsTotal - gaps; n > 0 {
 				b.SetServer(rep.Server)
-				sink.Publish(b.GapEvent(g))
+				for _, g := range snap.Gaps[len(snap.Gaps)-int(min(n, uint64(len(snap.Gaps)))):] {
+					sink.Publish(b.GapEvent(g))
+				}
 			}
-			gaps = len(snap.Gaps)
+			gaps = snap.GapsTotal
 		case <-stats.C:
 			b.SetServer(report().Server)
 			sink.Publish(b.Stats(meter.TakeInterval(), meter.Snapshot()))

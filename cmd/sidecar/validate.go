@@ -231,12 +231,15 @@ func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, *t
 	if err != nil {
 		return nil, nil, fmt.Errorf("read variables: %w", err)
 	}
+	// go-mysql's strings alias the result's pooled buffer, which Close
+	// hands back for reuse: copy every string that outlives the result
+	// (strings.ToLower returns its argument when it is already lower case).
 	defer res.Close()
 	vars := make(map[string]string, len(res.Values))
 	for i := range res.Values {
 		name, _ := res.GetString(i, 0)
 		value, _ := res.GetString(i, 1)
-		vars[strings.ToLower(name)] = strings.Clone(value)
+		vars[strings.Clone(strings.ToLower(name))] = strings.Clone(value)
 	}
 	return vars, tlsCfg, nil
 }

@@ -48,6 +48,17 @@
 //
 // If the binlog the stream would resume from was purged while it was away,
 // it restarts at the oldest file the server has and records a stream.Gap.
+// If a position the stream saved itself no longer exists at all (RESET
+// MASTER restarted the files; a crash with sync_binlog=0 lost a file's
+// tail, ERROR 1236 "impossible position"), it restarts at the server's
+// binlog end and records a gap: older files are never re-read, which would
+// count them twice. A SIDECAR_START position the server does not have
+// fails (and is retried) with a hint instead.
+//
+// Inside a long transaction the translator touches the meter's liveness
+// at least every 100 ms (or a quarter heartbeat) while events arrive,
+// reading a monotonic clock once per 16 small events or per event when
+// they are large, so the stream does not look stalled while data flows.
 //
 // # The sidecar as a replica
 //
@@ -63,7 +74,9 @@
 //
 // MySQL compressed transactions (TRANSACTION_PAYLOAD_EVENT) count as one
 // event of type other and one transaction, their rows are not counted. MySQL
-// GTID-tagged events count as GTID events without their tag. Tables with a
+// GTID-tagged events count as GTID events without their tag. MariaDB's
+// compressed columns (table-map types 140 BLOB and 141 VARCHAR COMPRESSED)
+// are stepped over like BLOB and VARCHAR. Tables with a
 // column type the walker does not know (pre-5.0 DECIMAL, MariaDB's
 // pre-10.1 microsecond temporal formats) have their bytes counted but not
 // their rows; a warning names the table once.

@@ -113,6 +113,9 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 	case errors.Is(err, ErrReadTimeout):
 		e.Kind = ErrReadTimeout
 		e.Fix = "the server stopped sending (frozen, overloaded, or the network stalled); reconnecting"
+	case errors.Is(err, ErrBadPosition):
+		e.Kind = ErrBadPosition
+		e.Fix = "the server does not have the position in SIDECAR_START; check SIDECAR_START against SHOW BINARY LOGS, or use earliest or end"
 	case errors.As(err, &my):
 		switch my.Code {
 		case codeAccessDenied, codeDBAccessDenied:

@@ -155,3 +155,11 @@ func insertValues(from, n int, row func(i int) string) string {
 	}
 	return b.String()
 }
+
+// rerun starts the stopped Source r again, as the same Source: it resumes
+// from the position its previous run saved.
+func (r *running) rerun() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.src.Run(ctx) }()
+}

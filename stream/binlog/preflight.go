@@ -120,7 +120,9 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	if err != nil {
 		return info, fmt.Errorf("read version: %w", err)
 	}
+	// Strings from go-mysql results alias the packet buffer: clone what is kept.
 	info.version, _ = r.GetString(0, 0)
+	info.version = strings.Clone(info.version)
 	info.flavor = flavor
 	if flavor == "" || flavor == FlavorAuto {
 		info.flavor = detectFlavor(info.version)
@@ -134,7 +136,7 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	for i := range r.RowNumber() {
 		name, _ := r.GetString(i, 0)
 		value, _ := r.GetString(i, 1)
-		vars[strings.ToLower(name)] = value
+		vars[strings.Clone(strings.ToLower(name))] = strings.Clone(value)
 	}
 	warnings, err := checkVariables(vars, ownServerID)
 	if err != nil {
@@ -156,7 +158,7 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	}
 	file, _ := r.GetString(0, 0)
 	pos, _ := r.GetUint(0, 1)
-	info.end = stream.Position{File: file, Pos: uint32(pos)}
+	info.end = stream.Position{File: strings.Clone(file), Pos: uint32(pos)}
 
 	r, err = c.Execute(sqlBinaryLogs)
 	if err != nil {
@@ -164,7 +166,7 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	}
 	for i := range r.RowNumber() {
 		name, _ := r.GetString(i, 0)
-		info.files = append(info.files, name)
+		info.files = append(info.files, strings.Clone(name))
 	}
 	if len(info.files) == 0 {
 		return info, errors.New("list binary logs: the server lists no binlog file")

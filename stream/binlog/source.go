@@ -38,6 +38,16 @@ type Source struct {
 	// resume is where the next session starts; empty until the first
 	// session resolved Config.Start to a file and position.
 	resume stream.Position
+	// resumeIsUser is set while resume is the operator's SIDECAR_START
+	// position and no session has committed from it yet: a position the
+	// server does not have is then the operator's mistake and fails loudly.
+	// Once the stream itself produced resume, a missing position means the
+	// server lost it (RESET MASTER, a crash that lost the binlog tail), and
+	// the stream skips to the server's binlog end and records a gap.
+	resumeIsUser bool
+	// resumeLost is set when the server refused the stream's own resume
+	// position; the next session restarts at the binlog end.
+	resumeLost bool
 
 	// tls is the TLS setting of the current session: cfg.TLS, or nil when
 	// TLS is only preferred and the server offers none.
@@ -66,6 +76,9 @@ func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
 		warned: make(map[string]bool),
 	}
 	s.t.onFirstEvent = s.connected
+	if q := cfg.HeartbeatPeriod / 4; q > 0 && q < s.t.touchInterval {
+		s.t.touchInterval = q
+	}
 	return s
 }
 
@@ -96,6 +109,15 @@ func (s *Source) Run(ctx context.Context) error {
 		if s.t.progressed {
 			bo.Reset()
 			s.failures = 0
+		}
+		if errors.Is(err, ErrBadPosition) && s.resume.File != "" && !s.resumeIsUser {
+			// ERROR 1236 "impossible position": the stream's own position
+			// is gone (binlog tail lost in a crash, or RESET MASTER).
+			s.resumeLost = true
+			var e *Error
+			if errors.As(err, &e) {
+				e.Fix = lostPositionFix
+			}
 		}
 		s.failures++
 		s.setLastError(err)
@@ -163,6 +185,9 @@ func (s *Source) session(ctx context.Context) error {
 		syncer.Close()
 		if s.t.committed.File != "" {
 			s.resume = s.t.committed
+		}
+		if s.t.progressed {
+			s.resumeIsUser = false // the server streamed from it
 		}
 	}()
 	var st *replication.BinlogStreamer
@@ -288,22 +313,41 @@ func (s *Source) startPoint(info serverInfo) (stream.Position, mysql.GTIDSet, er
 			return stream.Position{}, set, nil
 		case StartPosition:
 			s.resume = start.Position
+			s.resumeIsUser = true
 		}
+	}
+	if s.resumeLost {
+		s.resumeLost = false
+		s.recordGap(info.end, lostPositionReason)
+		return info.end, nil, nil
 	}
 	pos, gap, err := resumePoint(s.resume, info.files)
 	if err != nil {
+		if errors.Is(err, ErrBadPosition) && !s.resumeIsUser {
+			// The stream's own file is gone but sorts after the oldest
+			// left: the server's binlog restarted (RESET MASTER). Older
+			// files are not re-read, which would count them twice.
+			s.recordGap(info.end, lostPositionReason)
+			return info.end, nil, nil
+		}
 		return stream.Position{}, nil, err
 	}
 	if gap {
-		g := stream.Gap{
-			From:   s.resume,
-			To:     pos,
-			Reason: fmt.Sprintf("binlog %s was purged before the stream read it; resumed at the oldest file left", s.resume.File),
-		}
-		s.meter.RecordGap(g)
-		s.log.Warn().Str("from", g.From.String()).Str("to", g.To.String()).Str("reason", g.Reason).Msg("binlog gap")
+		s.recordGap(pos, fmt.Sprintf("binlog %s was purged before the stream read it; resumed at the oldest file left", s.resume.File))
 	}
 	return pos, nil, nil
+}
+
+const (
+	lostPositionReason = "binlog position no longer exists on the server (RESET MASTER or a lost binlog tail); resumed at the binlog end"
+	lostPositionFix    = "the stream's saved binlog position no longer exists on the server (RESET MASTER or a binlog tail lost in a crash); the stream restarts at the server's binlog end and records a gap"
+)
+
+// recordGap records that the stream skips from s.resume to to.
+func (s *Source) recordGap(to stream.Position, reason string) {
+	g := stream.Gap{From: s.resume, To: to, Reason: reason}
+	s.meter.RecordGap(g)
+	s.log.Warn().Str("from", g.From.String()).Str("to", g.To.String()).Str("reason", g.Reason).Msg("binlog gap")
 }
 
 func (s *Source) syncerConfig(flavor string, dial client.Dialer) replication.BinlogSyncerConfig {

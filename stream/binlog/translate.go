@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -17,9 +18,25 @@ var errStopReached = errors.New("stop position reached")
 
 var errRotateShort = errors.New("rotate event too short")
 
-// touchEvery is how many events of one open transaction pass between
-// liveness updates, so one huge transaction does not look like a stall.
-const touchEvery = 1024
+// Liveness inside an open transaction: the meter hears of a transaction's
+// events only at its end, so one huge or slowly arriving transaction would
+// look like a stall. Every touchCheckCost units of work (an event is 1 unit
+// plus 1 per 4 KiB, so a run of 1 MiB blobs checks at every event) the
+// translator reads the monotonic clock and touches the meter when
+// touchInterval (or a quarter heartbeat, if shorter) has passed since the
+// last touch. The clock is read at most once per 16 small events, and
+// nothing allocates.
+const (
+	touchCheckCost = 16
+	touchInterval  = 100 * time.Millisecond
+)
+
+// monoBase anchors monotonicNow.
+var monoBase = time.Now()
+
+// monotonicNow is a monotonic clock reading (time.Since uses the
+// monotonic clock).
+func monotonicNow() time.Duration { return time.Since(monoBase) }
 
 // maxCachedTables bounds the table-map cache; table ids only grow on a
 // server, so a long-lived stream would otherwise keep every id it saw.
@@ -65,6 +82,14 @@ type translator struct {
 	group       groupState
 	groupEvents int
 
+	// Liveness inside a transaction (touchCheckCost): work done since the
+	// last clock check, the clock, the clock at the last touch, and the
+	// interval between touches.
+	touchCost     uint32
+	clock         func() time.Duration
+	lastTouch     time.Duration
+	touchInterval time.Duration
+
 	// file:pos is the position after the last event received; committed is
 	// after the last complete transaction or event outside one, where a
 	// new session resumes.
@@ -97,6 +122,9 @@ func newTranslator(meter *stream.Meter, log zerolog.Logger, stopAt *stream.Posit
 		tables: make(map[uint64]*tableInfo),
 		warned: make(map[string]bool),
 		fd:     formatDesc{checksum: checksumLen}, // until the FDE says otherwise
+
+		clock:         monotonicNow,
+		touchInterval: touchInterval,
 	}
 }
 
@@ -238,8 +266,12 @@ func (t *translator) handle(raw []byte) error {
 	}
 	if t.group != outside && !endsGroup {
 		t.groupEvents++
-		if t.groupEvents%touchEvery == 0 {
-			t.meter.Touch()
+		if t.touchCost += 1 + h.size>>12; t.touchCost >= touchCheckCost {
+			t.touchCost = 0
+			if now := t.clock(); now-t.lastTouch >= t.touchInterval {
+				t.lastTouch = now
+				t.meter.Touch()
+			}
 		}
 		return nil
 	}
