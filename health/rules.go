@@ -544,7 +544,12 @@ func (e *eval) dumpThreadFlapping() {
 					"sql": e.sql(ReadDumpThreads, ReadReplicaHosts)}})
 		}
 	}
-	if e.need(typ, ReadChannels) {
+	// The replica-side half has a check of its own: a channel read that
+	// fails (e.g. without SLAVE MONITOR) must neither hide nor freeze the
+	// dump-thread half.
+	if c, ok := readsCheck(e.o, ReadChannels); !ok {
+		e.checks[typ+channelCheck] = c
+	} else {
 		for _, ch := range e.o.Channels {
 			if !sameIDError(ch) {
 				continue
@@ -738,7 +743,11 @@ func (m *Memory) reconcile(fs []finding, checks map[string]Check, now time.Time)
 		if _, still := next[key]; still {
 			continue
 		}
-		if st := checks[p.Type].State; st == CheckUnknown || st == CheckUnavailable {
+		check := checks[p.Type]
+		if strings.HasPrefix(p.Subject, "channel/") {
+			check = checks[p.Type+channelCheck]
+		}
+		if st := check.State; st == CheckUnknown || st == CheckUnavailable {
 			next[key] = p
 			continue
 		}
@@ -792,6 +801,10 @@ func (e *eval) remember() {
 		}
 	}
 }
+
+// channelCheck suffixes the check of a rule's replica-side half (the
+// server's own replication channels).
+const channelCheck = " (replica side)"
 
 // maxSwitchOffs bounds the remembered semi-sync switch-offs (and the
 // evidence listing them): enough to see flapping, never a leak.

@@ -509,3 +509,26 @@ func TestRules_Evaluate_processlistHostNames(t *testing.T) {
 		t.Errorf("connected replicas = %d, want 1 (counts %v)", got, rep.Counts.Replicas)
 	}
 }
+
+// Without the replica-side channel read (e.g. no SLAVE MONITOR) the
+// dump-thread half of flapping still fires and resolves on its own.
+func TestRules_Evaluate_flappingWithoutChannelRead(t *testing.T) {
+	flap := func(id uint64, port int) poll {
+		return poll{threads: []DumpThread{th(id, "repl", "127.0.0.1:4000"), selfTh},
+			regs:   []Registration{{ServerID: 5, Host: "127.0.0.1", Port: port}, selfReg},
+			denied: map[Read]string{ReadChannels: "SLAVE MONITOR"}}
+	}
+	polls := append([]poll{flap(30, 3307), flap(31, 3308), flap(32, 3307), flap(33, 3308)}, slices.Repeat([]poll{flap(33, 3308)}, 12)...)
+	trs, rep := run(testRules, nil, polls)
+	var got []string
+	for _, p := range trs {
+		got = append(got, p...)
+	}
+	want := []string{"firing dump_thread.flapping replica/server_id:5 warning", "resolved dump_thread.flapping replica/server_id:5 warning"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("transitions %v, want %v", got, want)
+	}
+	if st := rep.Checks[TypeDumpThreadFlapping+channelCheck].State; st != CheckUnavailable {
+		t.Errorf("replica-side check = %q, want unavailable", st)
+	}
+}
