@@ -19,7 +19,8 @@ test: deps
 	$(GO) vet ./...
 	BINLOG_SIDECAR_LONG=1 $(GO) test $(TEST_FLAGS) ./...
 
-# Pure unit tests only: no server is started.
+# Without real servers: pure unit tests and in-process ones (embedded NATS,
+# httptest); -short makes every MariaDB, nats-server and netns test skip.
 unit:
 	$(GO) test -count=1 -short ./...
 

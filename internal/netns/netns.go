@@ -67,6 +67,9 @@ var (
 // set. New calls it.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("netns: -short creates no network namespaces (make unit); make test does")
+	}
 	tools.once.Do(func() { tools.err = check() })
 	if tools.err == nil {
 		return

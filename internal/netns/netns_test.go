@@ -128,6 +128,7 @@ func TestNS_CommandRunsInNamespace(t *testing.T) {
 }
 
 func TestNew_CleansUp(t *testing.T) {
+	Require(t)
 	var a, b *NS
 	t.Run("create", func(t *testing.T) {
 		a, b = New(t, "a"), New(t, "b")

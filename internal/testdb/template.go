@@ -57,6 +57,9 @@ func lookBin(name string) (string, error) {
 // skipping. Start calls it; call it directly to bail out before other setup.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("testdb: -short runs no real MariaDB (make unit); make test runs them")
+	}
 	bin.once.Do(func() {
 		for _, b := range []struct {
 			dst  *string

@@ -28,6 +28,9 @@ type Server struct {
 // Require returns the nats-server binary, or skips (fails under CI=1).
 func Require(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("testnats: -short runs no nats-server process (make unit); make test runs them")
+	}
 	bin := "/usr/sbin/nats-server"
 	if _, err := os.Stat(bin); err != nil {
 		if bin, err = exec.LookPath("nats-server"); err != nil {
