@@ -58,16 +58,25 @@ func (w *watcher) transitions() []health.Transition {
 	return append([]health.Transition(nil), w.trs...)
 }
 
-// wait polls until a transition of typ whose subject has the prefix reaches
-// state, or fails the test after d. It returns when it was seen.
+// first returns the first transition of typ to state whose subject has the
+// prefix, or nil.
+func (w *watcher) first(state health.State, typ, subject string) *health.Transition {
+	for _, tr := range w.transitions() {
+		if tr.State == state && tr.Problem.Type == typ && strings.HasPrefix(tr.Problem.Subject, subject) {
+			return &tr
+		}
+	}
+	return nil
+}
+
+// wait polls until first finds a transition, or fails the test after d. It
+// returns when it was seen.
 func (w *watcher) wait(t *testing.T, state health.State, typ, subject string, d time.Duration) health.Transition {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		for _, tr := range w.transitions() {
-			if tr.State == state && tr.Problem.Type == typ && strings.HasPrefix(tr.Problem.Subject, subject) {
-				return tr
-			}
+		if tr := w.first(state, typ, subject); tr != nil {
+			return *tr
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s %s %s within %v; transitions: %v", state, typ, subject, d, describe(w.transitions()))
