@@ -1,7 +1,10 @@
 package events_test
 
 import (
+	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
@@ -33,4 +36,21 @@ func oneOfEach(b *events.Builder) []events.Event {
 		}}))
 	}
 	return append(out, b.Lifecycle(events.TypeSidecarStopping, "Sidecar stopping.", map[string]any{"reason": "SIGTERM"}))
+}
+
+// runServer starts an in-process NATS server with opts (NoSigs and NoLog
+// set), waits until it accepts clients and shuts it down at cleanup.
+func runServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
 }

@@ -30,15 +30,7 @@ func TestPublisher_JetStreamLater(t *testing.T) {
 			}
 			_, addr := deadURL(t)
 			host, port := splitAddr(t, addr)
-			srv, err := server.NewServer(&server.Options{Host: host, Port: port, NoSigs: true, NoLog: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Start()
-			if !srv.ReadyForConnections(10 * time.Second) {
-				t.Fatal("nats not ready")
-			}
-			t.Cleanup(srv.Shutdown)
+			srv := runServer(t, &server.Options{Host: host, Port: port})
 			url := srv.ClientURL()
 			p := newPublisher(t, events.Options{URLs: []string{url}, Stream: testStream}, testLog(t))
 			b := events.NewBuilder(testCluster, testInstance)

@@ -307,15 +307,7 @@ func TestPublisher_CoreNATS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: tt.js, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Start()
-			if !srv.ReadyForConnections(10 * time.Second) {
-				t.Fatal("nats not ready")
-			}
-			t.Cleanup(srv.Shutdown)
+			srv := runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: tt.js, StoreDir: t.TempDir()})
 			nc, _ := nats.Connect(srv.ClientURL())
 			defer nc.Close()
 			sub, _ := nc.SubscribeSync(events.DefaultSubjectPrefix + ".>")

@@ -34,15 +34,7 @@ func TestRedactURLs(t *testing.T) {
 // not on failed connects, not on connects.
 func TestPublisher_LogsNoCredentials(t *testing.T) {
 	const pass = "s3cretPw"
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, Username: "user", Password: pass, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, Username: "user", Password: pass})
 	live := strings.TrimPrefix(srv.ClientURL(), "nats://")
 	_, dead := deadURL(t)
 	tests := []struct {

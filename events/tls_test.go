@@ -59,16 +59,7 @@ func tlsFixture(t *testing.T) (caFile string, cfg *tls.Config) {
 // A tls:// URL and a CA file give a verified TLS connection.
 func TestPublisher_TLS(t *testing.T) {
 	caFile, cfg := tlsFixture(t)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true, TLS: true, TLSConfig: cfg, TLSTimeout: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), TLS: true, TLSConfig: cfg, TLSTimeout: 2})
 	url := srv.ClientURL()
 	if !strings.HasPrefix(url, "tls://") {
 		t.Fatalf("client URL %s, want tls://", url)
