@@ -23,12 +23,8 @@ func Readiness(s stream.Snapshot) (bool, []string) {
 		}
 		reasons = append(reasons, r)
 	} else if s.Stalled() {
-		last := s.LastReceived
-		if last.IsZero() || last.Before(s.ConnectedSince) {
-			last = s.ConnectedSince
-		}
 		reasons = append(reasons, fmt.Sprintf("stream stalled: no event or heartbeat for %s (limit %s, 3 heartbeat periods)",
-			s.At.Sub(last).Round(time.Millisecond), 3*s.HeartbeatPeriod))
+			s.At.Sub(s.QuietSince()).Round(time.Millisecond), 3*s.HeartbeatPeriod))
 	}
 	return len(reasons) == 0, reasons
 }

@@ -318,10 +318,7 @@ func (e *eval) streamStalled() {
 	}
 	before, s := len(e.findings), *e.in.Stream
 	if s.Stalled() {
-		last := s.LastReceived
-		if last.IsZero() || last.Before(s.ConnectedSince) {
-			last = s.ConnectedSince
-		}
+		last := s.QuietSince()
 		e.add(finding{typ: typ, subject: "stream", since: last.Add(3 * s.HeartbeatPeriod),
 			summary: fmt.Sprintf("The binlog stream is connected but nothing, not even a heartbeat, arrived for %s.",
 				s.At.Sub(last).Round(time.Second)),

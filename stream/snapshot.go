@@ -161,11 +161,16 @@ func (s Snapshot) Stalled() bool {
 	if !s.Connected || s.HeartbeatPeriod <= 0 {
 		return false
 	}
-	last := s.LastReceived
-	if last.IsZero() || last.Before(s.ConnectedSince) {
-		last = s.ConnectedSince
+	return s.At.Sub(s.QuietSince()) > 3*s.HeartbeatPeriod
+}
+
+// QuietSince is when the stream last showed life: the last event or
+// heartbeat of this connection, or the connect itself if none came yet.
+func (s Snapshot) QuietSince() time.Time {
+	if s.LastReceived.IsZero() || s.LastReceived.Before(s.ConnectedSince) {
+		return s.ConnectedSince
 	}
-	return s.At.Sub(last) > 3*s.HeartbeatPeriod
+	return s.LastReceived
 }
 
 // Interval is what the stream did between two calls of Meter.TakeInterval:
