@@ -64,9 +64,11 @@
 // to 5 s and jitter. NATS's own reconnect buffer is off: while disconnected,
 // events wait in the spool, which is bounded and durable.
 //
-// A spool record damaged after it was written (found when read, not at
-// start) would stop delivery; instead the rest of its segment file is
-// skipped, its events counted in Stats.Dropped, and an error logged.
+// A damaged spool (a flipped bit, a zeroed block, a file cut short, a
+// bogus ack file), found at start or while reading, never stops delivery
+// and never loses more than the damaged records: the damaged file is kept
+// aside, every record whose checksum holds is delivered, and the records
+// lost are counted in Stats.Dropped and logged (package spool).
 //
 // URLs are logged with the password or token of their userinfo replaced
 // (RedactURLs), with or without a scheme.

@@ -88,7 +88,8 @@ type Stats struct {
 	Spooled int // in the spool, including those in flight
 	// SpoolBytes is the size of the spool files.
 	SpoolBytes int64
-	// Dropped counts events dropped to keep memory and disk bounded.
+	// Dropped counts events dropped to keep memory and disk bounded, and
+	// events lost to a damaged spool (each logged).
 	Dropped   uint64
 	Connected bool
 	JetStream bool // publishing to JetStream (false: core NATS)
@@ -164,12 +165,13 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = DefaultAckTimeout
 	}
-	sp, err := spool.Open(filepath.Join(opts.DataDir, "spool"), spool.Options{MaxBytes: opts.MaxSpoolBytes})
+	log = log.With().Str("component", "events").Logger()
+	sp, err := spool.Open(filepath.Join(opts.DataDir, "spool"), spool.Options{MaxBytes: opts.MaxSpoolBytes, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("new publisher: %w", err)
 	}
 	p := &Publisher{
-		opts: opts, log: log.With().Str("component", "events").Logger(), spool: sp,
+		opts: opts, log: log, spool: sp,
 		pubCount: map[string]uint64{},
 		memCh:    make(chan struct{}, 1), spoolCh: make(chan struct{}, 1), connCh: make(chan struct{}, 1),
 		drainCh: make(chan struct{}), wDone: make(chan struct{}), sDone: make(chan struct{}),
@@ -350,7 +352,7 @@ func (p *Publisher) Stats() Stats {
 	p.pubMu.Unlock()
 	return Stats{
 		Published: pub, Pending: queued + spooled, Queued: queued, Spooled: spooled,
-		SpoolBytes: p.spool.Bytes(), Dropped: dropped + p.spool.Dropped(),
+		SpoolBytes: p.spool.Bytes(), Dropped: dropped + p.spool.Dropped() + p.spool.Lost(),
 		Connected: nc != nil && nc.IsConnected(), JetStream: p.jsMode.Load(),
 	}
 }
