@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net"
 	"os"
 	"reflect"
@@ -56,12 +57,16 @@ type Config struct {
 	NATS NATSConfig `envPrefix:"NATS_"`
 
 	DataDir   string `env:"DATA_DIR" envDefault:"./data"`
+	// SpoolMaxBytesText is SIDECAR_SPOOL_MAX_BYTES as given; resolve
+	// parses it into SpoolMaxBytes.
+	SpoolMaxBytesText string `env:"SPOOL_MAX_BYTES" envDefault:"256MiB"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
 
 	// Derived by loadConfig, not read from the environment.
 	Inventory           []inventory.Entry `env:"-"`
 	InventoryConfigured bool              `env:"-"`
+	SpoolMaxBytes       int64             `env:"-"`
 }
 
 // MySQLConfig says how to reach the server the sidecar watches.
@@ -335,11 +340,38 @@ func (c *Config) resolve() []string {
 	if c.DataDir == "" {
 		bad("DATA_DIR", "empty; want a writable directory for the event spool")
 	}
+	if n, err := parseSize(c.SpoolMaxBytesText); err != nil {
+		bad("SPOOL_MAX_BYTES", "%q: %v", c.SpoolMaxBytesText, err)
+	} else if n < minSpoolBytes {
+		bad("SPOOL_MAX_BYTES", "%q: want at least 1MiB", c.SpoolMaxBytesText)
+	} else {
+		c.SpoolMaxBytes = n
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%q: want trace, debug, info, warn or error", c.LogLevel)
 	}
 	oneOf("LOG_FORMAT", c.LogFormat, "json", "console")
 	return p
+}
+
+// minSpoolBytes is the smallest spool limit: a few segments of events.
+const minSpoolBytes = 1 << 20
+
+// parseSize reads a size in bytes: a whole number, optionally followed by
+// KiB, MiB, GiB or TiB (64MiB, 1GiB, 268435456).
+func parseSize(s string) (int64, error) {
+	num, shift := s, 0
+	for i, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		if n, ok := strings.CutSuffix(s, unit); ok {
+			num, shift = n, 10*(i+1)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, errors.New("want a size in bytes, or a whole number followed by KiB, MiB, GiB or TiB, such as 64MiB or 1GiB")
+	}
+	return n << shift, nil
 }
 
 // NATSURLs splits SIDECAR_NATS_URL into its URLs.
@@ -477,6 +509,6 @@ func (c Config) Redacted() map[string]any {
 		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,
-		"data_dir": c.DataDir, "log_level": c.LogLevel, "log_format": c.LogFormat,
+		"data_dir": c.DataDir, "spool_max_bytes": c.SpoolMaxBytes, "log_level": c.LogLevel, "log_format": c.LogFormat,
 	}
 }

@@ -163,3 +163,43 @@ func TestConfig_RedactedHidesNATSPassword(t *testing.T) {
 		t.Errorf("nats_url logged as %q", got)
 	}
 }
+
+func TestLoadConfig_SpoolMaxBytes(t *testing.T) {
+	tests := []struct {
+		give string // "" leaves the variable unset
+		want int64  // 0: a configuration error naming the variable
+	}{
+		{"", 256 << 20},
+		{"64MiB", 64 << 20},
+		{"1GiB", 1 << 30},
+		{"2TiB", 2 << 40},
+		{"268435456", 268435456},
+		{"4096KiB", 4 << 20},
+		{"64MB", 0},
+		{"1.5GiB", 0},
+		{"-1", 0},
+		{"lots", 0},
+		{"MiB", 0},
+		{"512KiB", 0},              // below the 1 MiB minimum
+		{"9999999999999999TiB", 0}, // overflows
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			env := []string{"SIDECAR_INSTANCE=x"}
+			if tt.give != "" {
+				env = append(env, "SIDECAR_SPOOL_MAX_BYTES="+tt.give)
+			}
+			cfg, err := loadConfig(env)
+			if tt.want == 0 {
+				var cerr *ConfigError
+				if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "SIDECAR_SPOOL_MAX_BYTES: ") {
+					t.Fatalf("err = %v, want a configuration error naming SIDECAR_SPOOL_MAX_BYTES", err)
+				}
+				return
+			}
+			if err != nil || cfg.SpoolMaxBytes != tt.want {
+				t.Errorf("got %d, %v; want %d", cfg.SpoolMaxBytes, err, tt.want)
+			}
+		})
+	}
+}
