@@ -223,7 +223,10 @@ func (m *Monitor) handshakes(ctx context.Context, targets []string, resolved map
 		if host, port, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
 			if ips, known := resolved[host]; known {
 				if len(ips) == 0 {
+					// Under the lock: probes of earlier targets already write out.
+					mu.Lock()
 					out[addr] = ProbeResult{Addr: addr, At: m.opts.Now(), Unresolved: true, Err: "host name " + host + " does not resolve"}
+					mu.Unlock()
 					continue
 				}
 				dial = net.JoinHostPort(ips[0], port)

@@ -126,3 +126,27 @@ func TestMonitor_failedReadKeepsLastReplicas(t *testing.T) {
 		t.Errorf("dump_threads check = %q, want unknown", got)
 	}
 }
+
+// A poll that probes reachable replicas while other names never resolved
+// writes every answer into one map: the unresolved ones too must be written
+// under the lock the probe goroutines hold (run with -race).
+func TestMonitor_handshakes_unresolvedWhileProbing(t *testing.T) {
+	f := &fakeProber{polls: []poll{connected}, answered: true}
+	m := NewMonitor(Options{}, f, zerolog.Nop())
+	var targets []string
+	resolved := map[string][]string{}
+	for i := range 50 {
+		targets = append(targets, "10.0.0."+itoa(i+1)+":3306", "gone-"+itoa(i)+".test:3306")
+		resolved["gone-"+itoa(i)+".test"] = nil
+	}
+	got := m.handshakes(context.Background(), targets, resolved)
+	unresolved := 0
+	for _, res := range got {
+		if res.Unresolved {
+			unresolved++
+		}
+	}
+	if len(got) != 100 || unresolved != 50 {
+		t.Errorf("got %d results, %d unresolved; want 100 and 50", len(got), unresolved)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
 // envPrefix starts every variable the sidecar reads.
@@ -276,8 +277,9 @@ func (c *Config) resolve() []string {
 	if c.ServerID == 0 {
 		c.ServerID = DerivedServerID(c.Instance)
 	}
-	if err := checkStart(c.Start); err != nil {
-		bad("START", "%q: %v", c.Start, err)
+	var startErr *binlog.StartError
+	if _, err := binlog.ParseStart(c.Start); errors.As(err, &startErr) {
+		bad("START", "%q: %s", c.Start, startErr.Reason)
 	}
 	positive := func(key string, d, min time.Duration) {
 		if d < min {
@@ -402,27 +404,6 @@ func subjectPrefixOK(p string) error {
 		if tok == "" || strings.ContainsAny(tok, " \t*>") {
 			return errors.New("want dot-separated tokens without spaces, '*' or '>'")
 		}
-	}
-	return nil
-}
-
-// checkStart accepts end, earliest, FILE:POS and gtid:SET.
-func checkStart(s string) error {
-	switch {
-	case s == "end" || s == "earliest":
-		return nil
-	case strings.HasPrefix(s, "gtid:"):
-		if strings.TrimPrefix(s, "gtid:") == "" {
-			return errors.New("empty GTID set; want gtid:0-1-100 (MariaDB) or gtid:uuid:1-100 (MySQL)")
-		}
-		return nil
-	}
-	file, pos, ok := strings.Cut(s, ":")
-	if !ok || file == "" {
-		return errors.New("want end, earliest, FILE:POS or gtid:SET")
-	}
-	if n, err := strconv.ParseUint(pos, 10, 32); err != nil || n < 4 {
-		return fmt.Errorf("position %q: want a number of at least 4", pos)
 	}
 	return nil
 }

@@ -203,3 +203,34 @@ func TestLoadConfig_SpoolMaxBytes(t *testing.T) {
 		})
 	}
 }
+
+// SIDECAR_START is checked by the stream's own parser: a value the stream
+// would refuse never passes configuration (it would end the daemon with
+// exit 1 instead of 2).
+func TestLoadConfig_Start(t *testing.T) {
+	tests := []struct {
+		give string
+		want string // "" when valid
+	}{
+		{"end", ""},
+		{"earliest", ""},
+		{"mysql-bin.000003:379", ""},
+		{"gtid:0-1-100", ""},
+		{"gtid: ", `SIDECAR_START: "gtid: ": empty GTID set`},
+		{"gtid:", `SIDECAR_START: "gtid:": empty GTID set`},
+		{"mysql-bin.000003", `SIDECAR_START: "mysql-bin.000003": want end, earliest, FILE:POS or gtid:SET`},
+		{"latest", `SIDECAR_START: "latest": want end, earliest, FILE:POS or gtid:SET`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			_, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_START=" + tt.give})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if tt.want == "" && err != nil || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("err = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -24,7 +24,12 @@ import (
 
 // shutdownFlush bounds the delivery of pending events on SIGTERM (the
 // contract's 10 s); what is left stays in the spool for the next start.
-const shutdownFlush = 10 * time.Second
+// shutdownEmbedded bounds the embedded server's stop, which flushes its
+// JetStream store; it starts after the flush, with its own deadline.
+const (
+	shutdownFlush    = 10 * time.Second
+	shutdownEmbedded = 5 * time.Second
+)
 
 // run is the daemon: load config, build the components, run their loops
 // until ctx ends, then close them in reverse order.
@@ -114,19 +119,30 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 
 	builder.SetServer(serverOf())
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStopping, "binlog-sidecar is stopping", nil))
-	fctx, fcancel := context.WithTimeout(context.Background(), shutdownFlush)
-	defer fcancel()
-	if err := sink.Close(fctx); err != nil {
-		// Not fatal: undelivered events stay in the spool for the next start.
-		log.Warn().Err(err).Msg("events left in the spool at shutdown")
-	}
-	if embedded != nil {
-		if err := embedded.Shutdown(fctx); err != nil {
-			log.Warn().Err(err).Msg("embedded nats shutdown")
-		}
-	}
+	closeEvents(log, sink, embedded, shutdownFlush, shutdownEmbedded)
 	log.Info().Msg("stopped")
 	return loopErr
+}
+
+// closeEvents flushes the sink, then stops the embedded server. Each gets
+// its own deadline: a flush that takes all of its time (the bus is slow or
+// gone) must not leave the embedded server none to flush its store. Both
+// outcomes are logged, not fatal: undelivered events stay in the spool.
+func closeEvents(log zerolog.Logger, sink events.Sink, embedded *bus.Embedded, flush, stop time.Duration) (sinkErr, embeddedErr error) {
+	fctx, fcancel := context.WithTimeout(context.Background(), flush)
+	defer fcancel()
+	if sinkErr = sink.Close(fctx); sinkErr != nil {
+		log.Warn().Err(sinkErr).Msg("events left in the spool at shutdown")
+	}
+	if embedded == nil {
+		return sinkErr, nil
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), stop)
+	defer scancel()
+	if embeddedErr = embedded.Shutdown(sctx); embeddedErr != nil {
+		log.Warn().Err(embeddedErr).Msg("embedded nats shutdown")
+	}
+	return sinkErr, embeddedErr
 }
 
 // openSink starts where events go: nowhere but the log (none), an

@@ -250,3 +250,12 @@ func natsCLIReads(t *testing.T, url string) {
 		t.Errorf("nats sub printed %q (%v), want the sidecar.started event", out, err)
 	}
 }
+
+func TestMainCode_EmptyGTIDStartExits2(t *testing.T) {
+	var stderr bytes.Buffer
+	code := mainCode([]string{"run"}, []string{"SIDECAR_START=gtid: ", "SIDECAR_NATS_URL=none",
+		"SIDECAR_HTTP_ADDR=" + freeAddr(t), "SIDECAR_MYSQL_ADDR=" + freeAddr(t)}, io.Discard, &stderr)
+	if code != exitConfig || !strings.Contains(stderr.String(), "SIDECAR_START") {
+		t.Errorf("exit code %d, stderr %q; want %d naming SIDECAR_START", code, stderr.String(), exitConfig)
+	}
+}

@@ -19,6 +19,17 @@ import (
 // max_connect_errors would block this host) and logs nothing unusual.
 const probeUser = "binlog-sidecar-probe"
 
+// maxGreeting is the largest packet the probe reads. A real greeting
+// (version string, 20 bytes of scramble, capabilities, plugin name) is well
+// under 1 KiB, as are the login answers that follow; a peer announcing more
+// is not a MySQL server, and allocating what it announces (up to 16 MiB on
+// every probe of every replica) would let any listener on a replica's port
+// make the sidecar allocate at will.
+const maxGreeting = 4 << 10
+
+// errNotGreeting is the probe's answer to a packet longer than maxGreeting.
+var errNotGreeting = errors.New("not a MySQL greeting")
+
 // Client capability flags of the handshake response (protocol 4.1).
 const (
 	capLongPassword     = 0x00000001
@@ -124,13 +135,17 @@ type mysqlPacket struct {
 	payload []byte
 }
 
-// readPacketSeq reads one MySQL packet with its sequence number.
+// readPacketSeq reads one MySQL packet with its sequence number; a packet
+// longer than maxGreeting is refused before anything is allocated for it.
 func readPacketSeq(r io.Reader) (mysqlPacket, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return mysqlPacket{}, err
 	}
 	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
+	if n > maxGreeting {
+		return mysqlPacket{}, fmt.Errorf("%w: packet of %d bytes announced, a greeting is at most %d", errNotGreeting, n, maxGreeting)
+	}
 	payload := make([]byte, n)
 	_, err := io.ReadFull(r, payload)
 	return mysqlPacket{seq: hdr[3], payload: payload}, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +156,31 @@ func TestCandidates(t *testing.T) {
 		if got := first(tt.read, tt.flavor, tt.v, tt.ps); got != tt.want {
 			t.Errorf("candidates(%s, %s %v, ps=%v)[0] = %q, want %q", tt.read, tt.flavor, tt.v, tt.ps, got, tt.want)
 		}
+	}
+}
+
+// TestHandshake_hostileGreeting: a listener on a replica's port that
+// announces (and sends) a 16 MiB "greeting" is not a MySQL server, and the
+// probe must not allocate what it announces.
+func TestHandshake_hostileGreeting(t *testing.T) {
+	const announced = 1<<24 - 1 // the largest length a packet header can carry
+	huge := make([]byte, announced)
+	huge[0] = 10 // looks like protocol 10...
+	copy(huge[1:], "10.11.19-MariaDB\x00")
+	pkt := packet(0, huge) // built before the measurement
+	addr := fakeServer(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write(pkt)
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res := Handshake(context.Background(), addr, 5*time.Second)
+	runtime.ReadMemStats(&after)
+	if res.OK || !strings.Contains(res.Err, "not a MySQL greeting") {
+		t.Errorf("Handshake: got ok=%v version=%.40q err=%q, want not ok, %q", res.OK, res.Version, res.Err, "not a MySQL greeting")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("the probe allocated %d bytes for one greeting, want less than 1 MiB", grew)
 	}
 }

@@ -142,9 +142,25 @@ type Start struct {
 	GTIDSet  string          // StartGTID
 }
 
+// StartError is a Start value ParseStart refuses; Reason says what was
+// expected, without the value (the configuration names the variable).
+type StartError struct {
+	Value, Reason string
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("%v: start %q: %s", ErrConfig, e.Value, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrConfig) hold.
+func (e *StartError) Unwrap() error { return ErrConfig }
+
 // ParseStart parses "end", "earliest", "FILE:POS" or "gtid:SET" (empty is
-// "end").
+// "end"). It is the one parser of SIDECAR_START: the configuration checks
+// the value with it, so the daemon never starts with a value the stream
+// would refuse. A refusal is a *StartError.
 func ParseStart(s string) (Start, error) {
+	bad := func(reason string) (Start, error) { return Start{}, &StartError{Value: s, Reason: reason} }
 	switch {
 	case s == "" || s == "end":
 		return Start{Kind: StartEnd}, nil
@@ -153,17 +169,17 @@ func ParseStart(s string) (Start, error) {
 	case strings.HasPrefix(s, "gtid:"):
 		set := strings.TrimSpace(strings.TrimPrefix(s, "gtid:"))
 		if set == "" {
-			return Start{}, fmt.Errorf("%w: start %q has an empty GTID set", ErrConfig, s)
+			return bad("empty GTID set; want gtid:0-1-100 (MariaDB) or gtid:uuid:1-100 (MySQL)")
 		}
 		return Start{Kind: StartGTID, GTIDSet: set}, nil
 	}
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 {
-		return Start{}, fmt.Errorf("%w: start %q is not end, earliest, FILE:POS or gtid:SET", ErrConfig, s)
+		return bad("want end, earliest, FILE:POS or gtid:SET")
 	}
 	pos, err := strconv.ParseUint(s[i+1:], 10, 32)
 	if err != nil || pos < 4 {
-		return Start{}, fmt.Errorf("%w: start %q: position must be a number >= 4", ErrConfig, s)
+		return bad(fmt.Sprintf("position %q: want a number of at least 4", s[i+1:]))
 	}
 	return Start{Kind: StartPosition, Position: stream.Position{File: s[:i], Pos: uint32(pos)}}, nil
 }
