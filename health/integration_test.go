@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
 // Short intervals so faults show within seconds (the brief's test values).
@@ -40,9 +43,22 @@ func within(extra time.Duration) time.Duration { return 2*poll + extra + slack }
 
 // watcher records what the monitor reports through its callbacks.
 type watcher struct {
-	mu    sync.Mutex
-	trs   []health.Transition
-	kills []health.KillReport
+	mu     sync.Mutex
+	trs    []health.Transition
+	kills  []health.KillReport
+	health []string // "from->to" of each health change
+}
+
+func (w *watcher) healthChange(from, to health.Status, _ time.Time) {
+	w.mu.Lock()
+	w.health = append(w.health, from.String()+"->"+to.String())
+	w.mu.Unlock()
+}
+
+func (w *watcher) healthChanges() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.health...)
 }
 
 func (w *watcher) transition(tr health.Transition) {
@@ -96,14 +112,21 @@ func describe(trs []health.Transition) []string {
 // startMonitor runs a monitor against srv as user until the test ends.
 func startMonitor(t *testing.T, srv *testdb.Server, user string, o health.Options) (*health.Monitor, *watcher) {
 	t.Helper()
+	return startMonitorRead(t, srv, user, o, 2*time.Second)
+}
+
+// startMonitorRead is startMonitor with the probe's read timeout given.
+func startMonitorRead(t *testing.T, srv *testdb.Server, user string, o health.Options, readTimeout time.Duration) (*health.Monitor, *watcher) {
+	t.Helper()
 	w := &watcher{}
 	o.PollInterval, o.ProbeTimeout, o.ZombieGrace = poll, probeTimeout, grace
 	if o.SelfServerID == 0 {
 		o.SelfServerID = selfID
 	}
 	o.OnTransition, o.OnKill = w.transition, w.kill
+	o.OnHealthChange = w.healthChange
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	pr := probe.New(probe.Config{Addr: srv.Addr, User: user, Password: user, ReadTimeout: 2 * time.Second}, log)
+	pr := probe.New(probe.Config{Addr: srv.Addr, User: user, Password: user, ReadTimeout: readTimeout}, log)
 	m := health.NewMonitor(o, pr, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -523,4 +546,59 @@ func cpuTicks(t *testing.T, pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + s
+}
+
+// TestMonitor_frozenPrimaryStallThenDown freezes the primary (SIGSTOP) past
+// the stall threshold and the stream's read timeout, twice: the stall hands
+// over to stream.down without health reading ok in between, and nothing
+// resolves until the server answers again.
+func TestMonitor_frozenPrimaryStallThenDown(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	// A 1 s heartbeat: stalled after 3 s of silence, disconnected by the
+	// read timeout after 5 s; polls end within ~1 s on a frozen server
+	// (100 ms per read), so several polls see each stage.
+	const heartbeat = time.Second
+	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: heartbeat})
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	src := binlog.New(binlog.Config{Addr: p.Addr, User: "sidecar", Password: "sidecar", ServerID: selfID,
+		HeartbeatPeriod: heartbeat, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond}, meter, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m, w := startMonitorRead(t, p, "sidecar", health.Options{Stream: meter.Snapshot, SelfThreadID: src.ThreadID}, 100*time.Millisecond)
+	waitReport(t, m, "stream connected and health ok", 20*time.Second, func(rep health.Report) bool {
+		return meter.Snapshot().Connected && rep.Health == health.StatusOK
+	})
+
+	for round := 1; round <= 2; round++ {
+		before, trsBefore := len(w.healthChanges()), len(w.transitions())
+		p.Pause()
+		waitReport(t, m, "critical while frozen", 60*time.Second, func(rep health.Report) bool { return rep.Health == health.StatusCritical })
+		// Stay frozen a few more polls: nothing may resolve meanwhile.
+		for last, n := m.Report().At, 0; n < 3; {
+			if at := m.Report().At; at.After(last) {
+				last, n = at, n+1
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		frozen := w.healthChanges()[before:]
+		resolved := []string{}
+		for _, tr := range w.transitions()[trsBefore:] {
+			if tr.State == health.StateResolved {
+				resolved = append(resolved, tr.Problem.Type)
+			}
+		}
+		p.Resume()
+		waitReport(t, m, "ok after SIGCONT", 60*time.Second, func(rep health.Report) bool { return rep.Health == health.StatusOK })
+		all := w.healthChanges()[before:]
+		t.Logf("round %d: health changes %v", round, all)
+		if want := []string{"ok->degraded", "degraded->critical"}; !slices.Equal(frozen, want) {
+			t.Errorf("round %d: health changes while frozen: got %v, want %v; transitions %v", round, frozen, want, describe(w.transitions()))
+		}
+		if len(resolved) != 0 || !slices.Equal(all[len(all)-1:], []string{"critical->ok"}) {
+			t.Errorf("round %d: resolved while frozen %v (want none); last change %v, want critical->ok", round, resolved, all)
+		}
+		waitReport(t, m, "stream connected again", 20*time.Second, func(health.Report) bool { return meter.Snapshot().Connected })
+	}
 }

@@ -309,7 +309,11 @@ func (e *eval) streamDown() {
 }
 
 // streamStalled: connected, but nothing (not even a heartbeat) for three
-// heartbeat periods.
+// heartbeat periods. A stall that ends in a disconnection (the stream's read
+// timeout gave up on a frozen server) has not ended: it keeps firing until
+// the stream is connected again, so health goes from degraded to critical
+// when stream.down fires, never through ok, and nothing resolves while the
+// server still does not answer.
 func (e *eval) streamStalled() {
 	const typ = TypeStreamStalled
 	if e.in.Stream == nil {
@@ -317,11 +321,17 @@ func (e *eval) streamStalled() {
 		return
 	}
 	before, s := len(e.findings), *e.in.Stream
-	if s.Stalled() {
+	_, stalledBefore := e.m.active[typ+" stream"]
+	if s.Stalled() || stalledBefore && !s.Connected {
 		last := s.QuietSince()
+		summary := fmt.Sprintf("The binlog stream is connected but nothing, not even a heartbeat, arrived for %s.",
+			s.At.Sub(last).Round(time.Second))
+		if !s.Connected {
+			summary = fmt.Sprintf("The binlog stream received nothing, not even a heartbeat, for %s, then lost its connection: %s.",
+				s.At.Sub(last).Round(time.Second), orNone(s.LastError))
+		}
 		e.add(finding{typ: typ, subject: "stream", since: last.Add(3 * s.HeartbeatPeriod),
-			summary: fmt.Sprintf("The binlog stream is connected but nothing, not even a heartbeat, arrived for %s.",
-				s.At.Sub(last).Round(time.Second)),
+			summary: summary,
 			remediation: "Look at the sidecar's dump thread on the server (SHOW PROCESSLIST, user " + orNone(e.o.User) +
 				") and the network between them; the stream reconnects by itself after its read timeout.",
 			evidence: map[string]any{"last_received": s.LastReceived, "connected_since": s.ConnectedSince,

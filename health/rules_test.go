@@ -232,6 +232,11 @@ func TestRules_Evaluate(t *testing.T) {
 		{"a stream silent for three heartbeats is stalled", inv2,
 			[]poll{streamAt(0, true, time.Second), streamAt(1, true, 4*time.Second), streamAt(2, true, 0)},
 			[][]string{none, {"firing stream.stalled stream warning"}, {"resolved stream.stalled stream warning"}}},
+		{"a stall that becomes a disconnection stays stalled until the stream is back", inv2,
+			[]poll{streamAt(0, true, time.Second), streamAt(1, true, 4*time.Second), streamAt(2, false, 9*time.Second),
+				streamAt(3, false, 14*time.Second), streamAt(4, false, 19*time.Second), streamAt(5, true, 0)},
+			[][]string{none, {"firing stream.stalled stream warning"}, none, {"firing stream.down stream critical"}, none,
+				{"resolved stream.down stream critical", "resolved stream.stalled stream warning"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,5 +535,33 @@ func TestRules_Evaluate_flappingWithoutChannelRead(t *testing.T) {
 	}
 	if st := rep.Checks[TypeDumpThreadFlapping+channelCheck].State; st != CheckUnavailable {
 		t.Errorf("replica-side check = %q, want unavailable", st)
+	}
+}
+
+// A frozen server: the stream stalls, its read timeout ends the connection,
+// and it stays down. Health hands over from degraded to critical and never
+// reads ok until the stream is back.
+func TestRules_Evaluate_stallBecomesDown(t *testing.T) {
+	streamAt := func(i int, up bool, last time.Duration) poll {
+		p := connected
+		at := t0.Add(time.Duration(i) * pollStep)
+		p.stream = &stream.Snapshot{At: at, Connected: up, ConnectedSince: t0.Add(-time.Minute),
+			LastReceived: at.Add(-last), HeartbeatPeriod: time.Second}
+		return p
+	}
+	polls := []poll{streamAt(0, true, 0), streamAt(1, true, 4*time.Second), streamAt(2, false, 9*time.Second),
+		streamAt(3, false, 14*time.Second), streamAt(4, false, 19*time.Second), streamAt(5, true, 0)}
+	var mem Memory
+	got := []string{}
+	for i, p := range polls {
+		in := p.input(i, inv2)
+		var rep Report
+		mem, _, rep = testRules.Evaluate(mem, in, in.Observation.At)
+		if h := rep.Health.String(); len(got) == 0 || got[len(got)-1] != h {
+			got = append(got, h)
+		}
+	}
+	if want := []string{"ok", "degraded", "critical", "ok"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("health over a frozen server: got %v, want %v", got, want)
 	}
 }
