@@ -57,12 +57,12 @@ type Config struct {
 
 	NATS NATSConfig `envPrefix:"NATS_"`
 
-	DataDir   string `env:"DATA_DIR" envDefault:"./data"`
+	DataDir string `env:"DATA_DIR" envDefault:"./data"`
 	// SpoolMaxBytesText is SIDECAR_SPOOL_MAX_BYTES as given; resolve
 	// parses it into SpoolMaxBytes.
 	SpoolMaxBytesText string `env:"SPOOL_MAX_BYTES" envDefault:"256MiB"`
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel          string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat         string `env:"LOG_FORMAT" envDefault:"json"`
 
 	// Derived by loadConfig, not read from the environment.
 	Inventory           []inventory.Entry `env:"-"`
