@@ -26,9 +26,13 @@ type Sources struct {
 	// on MySQL or NATS, so a database failover does not make Kubernetes
 	// restart the sidecar.
 	Live func() error
+	// History feeds the status page's charts and timeline; nil: none.
+	History func() HistoryView
+	// Name titles the status page, e.g. "prod/db-1".
+	Name string
 }
 
-// Server serves /livez, /readyz, /metrics and /status.
+// Server serves /livez, /readyz, /metrics, /status and the status page (/).
 type Server struct {
 	src Sources
 	srv *http.Server
@@ -43,6 +47,7 @@ func New(addr string, src Sources, log zerolog.Logger) *Server {
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /{$}", s.page)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	s.srv = &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
@@ -102,14 +107,20 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // status is the contract's /status document: the health report with the
 // live stream snapshot and the bus figures.
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.statusDoc())
+}
+
+// statusDoc is the /status document; the status page renders the same.
+type statusDoc struct {
+	health.Report
+	Bus events.Stats `json:"bus"`
+}
+
+func (s *Server) statusDoc() statusDoc {
 	rep := s.src.Health()
 	snap := s.src.Stream()
 	rep.Stream = &snap
-	bus := s.src.Bus()
-	writeJSON(w, http.StatusOK, struct {
-		health.Report
-		Bus events.Stats `json:"bus"`
-	}{rep, bus})
+	return statusDoc{rep, s.src.Bus()}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

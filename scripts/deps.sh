@@ -8,7 +8,7 @@ set -euo pipefail
 want=(mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb-admin:mariadb-client
       mariadb-binlog:mariadb-client nats-server:nats-server curl:curl python3:python3)
 case "${1:-test}" in
-  test) want+=(puppet:puppet promtool:prometheus ip:iproute2 tc:iproute2) ;;
+  test) want+=(puppet:puppet promtool:prometheus ip:iproute2 tc:iproute2 chromium:chromium) ;;
   bench) want+=(sysbench:sysbench /usr/bin/time:time ss:iproute2) ;;
   demo) ;;
 esac

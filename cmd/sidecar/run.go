@@ -75,6 +75,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	if cfg.ExpectedReplicasFile != "" {
 		inv = inventory.File(cfg.ExpectedReplicasFile)
 	}
+	hist := api.NewHistory(api.HistoryWindow, api.HistoryStep, api.HistoryEvents)
 	var monitor *health.Monitor
 	serverOf := func() health.Server { return monitor.Report().Server }
 	monitor = health.NewMonitor(health.Options{
@@ -82,6 +83,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
 		SelfServerID: cfg.ServerID, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
 		OnTransition: func(tr health.Transition) {
+			hist.Transition(tr)
 			builder.SetServer(serverOf())
 			sink.Publish(builder.FromTransition(tr))
 		},
@@ -99,7 +101,8 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	loops := &loopSet{}
 	httpSrv := api.New(cfg.HTTPAddr, api.Sources{
 		Stream: meter.Snapshot, Health: monitor.Report, Bus: sink.Stats,
-		Live: func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
+		Live:    func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
+		History: hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
 	}, log)
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -109,6 +112,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
 		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, monitor.Report)
 	})
+	loops.start(runCtx, cancel, "status page history", func(ctx context.Context) error { return hist.Run(ctx, meter.Snapshot) })
 	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
 		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": cfg.ServerID}))

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+)
+
+// requireChromium finds Debian's chromium: under -short or without it the
+// test skips with the reason, except under CI, where a missing browser
+// fails the run (scripts/deps.sh test installs it).
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: -short starts no browser and no MariaDB (make unit); make test runs it")
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("browser test: chromium is not installed (CI is set): scripts/deps.sh test installs it (apt-get install chromium)")
+	}
+	t.Skip("browser test: chromium is not installed (apt-get install chromium, or scripts/deps.sh test)")
+	return ""
+}
+
+// browserWatch records what the page does in the browser: every request
+// it makes, and any script error or policy violation.
+type browserWatch struct {
+	host     string
+	mu       sync.Mutex
+	requests int
+	foreign  []string
+	errs     []string
+}
+
+func (b *browserWatch) listen(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		u, err := url.Parse(e.Request.URL)
+		switch {
+		case err == nil && u.Scheme == "data":
+		case err != nil || u.Host != b.host || u.Scheme != "http":
+			b.foreign = append(b.foreign, e.Request.URL)
+		default:
+			b.requests++
+		}
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		desc := d.Text
+		if d.Exception != nil {
+			desc += " " + d.Exception.Description
+		}
+		b.errs = append(b.errs, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, desc))
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level == cdplog.EntryLevelError {
+			b.errs = append(b.errs, fmt.Sprintf("%s: %s", e.Entry.Source, e.Entry.Text))
+		}
+	}
+}
+
+func (b *browserWatch) snapshot() (int, []string, []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.requests, append([]string(nil), b.foreign...), append([]string(nil), b.errs...)
+}
+
+// TestStatusPage_browser opens the status page in a real Chromium against
+// the daemon watching a real primary with a real replica: ok; the replica
+// frozen with SIGSTOP turns the open page critical, with the zombie problem
+// and its fix, without a reload; SIGCONT brings it back to ok. The page
+// must never request anything from another host. UPDATE_SCREENSHOTS=1
+// writes both states to docs/.
+func TestStatusPage_browser(t *testing.T) {
+	chromium := requireChromium(t)
+	testdb.Require(t)
+	primary := testdb.StartPrimary(t, testdb.Options{Name: "pagep"})
+	replica := testdb.StartReplica(t, primary, testdb.Options{Name: "pager", Extra: []string{"--report-host=127.0.0.1"}})
+	primary.Exec(t, "CREATE TABLE sbtest.orders (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40))")
+
+	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
+	env := []string{
+		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+		"SIDECAR_INSTANCE=db-1", "SIDECAR_CLUSTER=test", "SIDECAR_HEARTBEAT_PERIOD=200ms",
+		"SIDECAR_POLL_INTERVAL=500ms", "SIDECAR_PROBE_TIMEOUT=500ms", "SIDECAR_ZOMBIE_GRACE=2s",
+		fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
+		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_EMBEDDED_ADDR=" + natsAddr,
+		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=warn",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env, io.Discard, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("run did not return within 20 s of cancel")
+		}
+	})
+	base := "http://" + httpAddr
+	waitFor(t, "health ok with the replica connected", 30*time.Second, func() bool {
+		var st struct {
+			Health   string
+			Replicas []struct{ Status string }
+		}
+		getJSON(base+"/status", &st)
+		return st.Health == "ok" && len(st.Replicas) == 1 && st.Replicas[0].Status == "connected"
+	})
+
+	// A writer, so that the stream's charts have something to draw.
+	wctx, stopWriter := context.WithCancel(ctx)
+	defer stopWriter()
+	conn := primary.Conn(t)
+	go func() {
+		for i := 0; wctx.Err() == nil; i++ {
+			conn.Execute(fmt.Sprintf("INSERT INTO sbtest.orders (v) VALUES ('order %d')", i))
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.WindowSize(1280, 1000))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer bcancel()
+	watch := &browserWatch{host: httpAddr}
+	// The first command starts the browser; every request of the tab is
+	// seen from then on (chromedp enables the network and log domains).
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("browser: start %s: %v", chromium, err)
+	}
+	if err := chromedp.Listen(bctx, watch.listen); err != nil {
+		t.Fatal(err)
+	}
+
+	step := func(what string, limit time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, limit)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("browser: %s: %v", what, err)
+		}
+	}
+	eval := func(expr string) bool {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
+		defer scancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("browser: evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
+		defer scancel()
+		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("browser: read %s: %v", sel, err)
+		}
+		return strings.ToLower(s) // as shown: some labels are upper case by style
+	}
+	screenshot := func(name string) {
+		t.Helper()
+		if os.Getenv("UPDATE_SCREENSHOTS") == "" {
+			return
+		}
+		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
+		defer scancel()
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("browser: screenshot: %v", err)
+		}
+		path := filepath.Join("..", "..", "docs", name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d bytes)", path, len(png))
+	}
+
+	step("open the page", 60*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-health="ok"]`)),
+	)
+	eval(`window.sameDocument = true`) // a mark that a reload would erase
+	// The charts draw once the first rate point exists (5 s of history).
+	step("rates drawn", 60*time.Second, chromedp.WaitVisible(chromedp.CSS(`#stream polyline`)))
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		// A minute of points, so that the pictures show a chart, not a dot.
+		waitFor(t, "a minute of rate points", 3*time.Minute, func() bool {
+			return eval(`document.querySelector('#stream polyline').points.numberOfItems >= 12`)
+		})
+	}
+	if s := text("#live header"); !strings.Contains(s, "health: ok") || !strings.Contains(s, "server_id ") || !strings.Contains(s, "mariadb") {
+		t.Errorf("ok banner reads %q, want health ok and the server", s)
+	}
+	if s := text("#replicas"); !strings.Contains(s, "connected") {
+		t.Errorf("replicas section reads %q, want the replica connected", s)
+	}
+	screenshot("status-page-ok.png")
+
+	stopped := time.Now()
+	replica.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			replica.Resume()
+		}
+	}()
+	step("the open page turns critical", 90*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-health="critical"] #problems li.p-critical`)))
+	toCritical := time.Since(stopped)
+	t.Logf("timeline: SIGSTOP -> page critical without a reload: %.1f s", toCritical.Seconds())
+
+	if !eval(`window.sameDocument === true`) {
+		t.Error("the page was reloaded; it must update in place")
+	}
+	problems := text("#problems")
+	for _, want := range []string{"dump_thread.zombie", "critical", "fix", "kill "} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems section lacks %q:\n%s", want, problems)
+		}
+	}
+	if s := text("#replicas"); !strings.Contains(s, "zombie") {
+		t.Errorf("replicas section reads %q, want the replica as zombie", s)
+	}
+	if s := text("#timeline"); !strings.Contains(s, "firing") || !strings.Contains(s, "dump_thread.zombie") {
+		t.Errorf("timeline reads %q, want the zombie firing", s)
+	}
+	// The evidence is folded away until asked for.
+	if eval(`document.querySelector('#problems details').open`) {
+		t.Error("the evidence is unfolded; it should be behind <details>")
+	}
+	screenshot("status-page-critical.png")
+
+	// At phone width nothing is wider than the screen.
+	step("phone width", 30*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
+	if eval(`document.documentElement.scrollWidth > window.innerWidth`) {
+		t.Error("at 390 px the page is wider than the screen")
+	}
+	step("desktop width", 30*time.Second, chromedp.EmulateViewport(1280, 1000))
+
+	size, body := pageSize(t, base+"/")
+	t.Logf("page size in the critical state: %d bytes", size)
+	if size > 100<<10 || !strings.Contains(body, "dump_thread.zombie") {
+		t.Errorf("GET / in the critical state: %d bytes (want < 100 KiB, the zombie shown server-side too)", size)
+	}
+
+	replica.Resume()
+	resumed = true
+	resumedAt := time.Now()
+	step("the open page returns to ok", 90*time.Second, chromedp.WaitVisible(chromedp.CSS(`#live[data-health="ok"]`)))
+	t.Logf("timeline: SIGCONT -> page ok without a reload: %.1f s", time.Since(resumedAt).Seconds())
+	if !eval(`window.sameDocument === true`) {
+		t.Error("the page was reloaded; it must update in place")
+	}
+	if s := text("#timeline"); !strings.Contains(s, "resolved") {
+		t.Errorf("timeline reads %q, want the zombie resolved", s)
+	}
+
+	requests, foreign, errs := watch.snapshot()
+	t.Logf("browser requests to the sidecar: %d; to anywhere else: %d", requests, len(foreign))
+	if len(foreign) > 0 {
+		t.Errorf("the page requested other hosts than the sidecar %s: %v", httpAddr, foreign)
+	}
+	if requests < 3 {
+		t.Errorf("saw %d requests to the sidecar; the page load and its updates should all be seen", requests)
+	}
+	if len(errs) > 0 {
+		t.Errorf("script errors or policy violations in the browser: %v", errs)
+	}
+}
+
+func pageSize(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b), string(b)
+}
