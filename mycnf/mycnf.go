@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 )
 
 // MaxIncludeDepth is how deep !include nesting may go. The server silently
@@ -170,6 +172,10 @@ func (f *File) Groups() []string {
 
 // Error is a problem at a line of an option file. Err is set when the
 // problem is an I/O error (an include that cannot be read).
+//
+// Msg never quotes the line: a file that is not an option file at all
+// (!include /etc/shadow, /proc/self/environ) would otherwise print its
+// secrets in the error. File and line are enough to find it.
 type Error struct {
 	File string
 	Line int
@@ -195,15 +201,17 @@ type FS interface {
 
 type osFS struct{}
 
-func (osFS) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
+func (osFS) ReadFile(name string) ([]byte, error)       { return regfile.ReadFile(name) }
 func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
-// OS reads the machine's own files.
+// OS reads the machine's own files: regular files only, each at most
+// regfile.MaxSize, so that an include of a named pipe or /dev/zero fails
+// at once instead of hanging or growing without bound.
 var OS FS = osFS{}
 
 // Load reads the option file at path and everything it includes.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read option file: %w", err)
 	}
@@ -251,14 +259,14 @@ func (p *parser) file(name string, data []byte) error {
 		case line[0] == '[':
 			end := strings.IndexByte(line, ']')
 			if end < 0 {
-				return errorf("group header without ']': %q", line)
+				return errorf("group header without ']'")
 			}
 			group, inGroup = strings.ToLower(strings.TrimSpace(line[1:end])), true
 			if group == "" {
 				return errorf("empty group name")
 			}
 		case !inGroup:
-			return errorf("option %q before any [group]", line)
+			return errorf("option before any [group] (is this an option file?)")
 		default:
 			o, err := option(line)
 			if err != nil {
@@ -282,7 +290,7 @@ func (p *parser) directive(name string, n int, line string) error {
 		return &Error{File: name, Line: n, Msg: fmt.Sprintf(format, a...), Err: err}
 	}
 	if kw != "!include" && kw != "!includedir" {
-		return fail(nil, "unknown directive %q (the server would skip the line)", kw)
+		return fail(nil, "unknown directive, not !include or !includedir (the server would skip the line)")
 	}
 	if arg == "" {
 		return fail(nil, "%s without a path", kw)
@@ -343,7 +351,7 @@ func option(line string) (Option, error) {
 		key, o.Loose = k, true
 	}
 	if key == "" {
-		return o, fmt.Errorf("option without a name: %q", line)
+		return o, errors.New("option without a name")
 	}
 	o.Key, o.Name = key, key
 	for _, pre := range []string{"skip", "disable", "enable"} {

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 )
 
 // mapFS serves absolute paths from an fstest.MapFS (whose names are unrooted).
@@ -116,12 +119,12 @@ func TestParse_errors(t *testing.T) {
 		give string
 		want string // the error starts with file:line and contains this
 	}{
-		{name: "option before group", give: "\nserver_id=1\n", want: "my.cnf:2: option \"server_id=1\" before any [group]"},
+		{name: "option before group", give: "\nserver_id=1\n", want: "my.cnf:2: option before any [group]"},
 		{name: "open group header", give: "[mysqld\n", want: "my.cnf:1: group header without ']'"},
 		{name: "empty group", give: "[]\n", want: "my.cnf:1: empty group name"},
 		{name: "no name", give: "[mysqld]\n = 3\n", want: "my.cnf:2: option without a name"},
 		{name: "only loose", give: "[mysqld]\nloose-\n", want: "my.cnf:2: option without a name"},
-		{name: "unknown directive", give: "[mysqld]\n!inlcude /etc/x.cnf\n", want: "my.cnf:2: unknown directive \"!inlcude\""},
+		{name: "unknown directive", give: "[mysqld]\n!inlcude /etc/x.cnf\n", want: "my.cnf:2: unknown directive, not !include or !includedir"},
 		{name: "include without path", give: "!includedir   \n", want: "my.cnf:1: !includedir without a path"},
 		{name: "include without fs", give: "!include /etc/x.cnf\n", want: "my.cnf:1: !include /etc/x.cnf: includes are not followed here"},
 	}
@@ -188,13 +191,104 @@ func TestParse_includeErrors(t *testing.T) {
 		{give: "/a.cnf", want: "/b.cnf:3: !include /a.cnf: include cycle"},
 		{give: "/s/self.cnf", want: "/s/self.cnf:1: !includedir /s/self.cnf: include cycle"},
 		{give: "/missing.cnf", want: "/missing.cnf:2: !include /nope.cnf: open nope.cnf: file does not exist"},
-		{give: "/nogroup.cnf", want: "/nogroup2.cnf:1: option \"server_id=2\" before any [group]"},
+		{give: "/nogroup.cnf", want: "/nogroup2.cnf:1: option before any [group]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			_, err := Parse(tt.give, fsys[tt.give[1:]].Data, fsys)
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoad_noContentInErrors: an include of a file that is not an option
+// file names the file and line, never a byte of the content (it printed
+// /etc/shadow's lines and, from /proc/self/environ, the MySQL password).
+func TestLoad_noContentInErrors(t *testing.T) {
+	const secret = "Zq9-s3cr3t-hash"
+	tests := []struct {
+		name, content, want string
+	}{
+		{"shadow", "root:$6$" + secret + ":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", "secret:1: option before any [group]"},
+		{"environ", "PATH=/usr/bin\x00MYSQL_PWD=" + secret + "\x00HOME=/root\x00", "secret:1: option before any [group]"},
+		{"group header", "[" + secret + "\n", "secret:1: group header without ']'"},
+		{"directive", "!" + secret + "\n", "secret:1: unknown directive"},
+		{"no name", "[x]\n=" + secret + "\n", "secret:2: option without a name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			secretFile := filepath.Join(dir, "secret")
+			if err := os.WriteFile(secretFile, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			top := filepath.Join(dir, "my.cnf")
+			if err := os.WriteFile(top, []byte("[mysqld]\nserver_id=1\n!include "+secretFile+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(top)
+			if err == nil {
+				t.Fatal("Load = nil error, want one")
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "MYSQL_PWD") {
+				t.Errorf("error carries the file's content: %q", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoad_specialFiles: an include, an !includedir entry or the file
+// itself that is a named pipe, a symlink to one, or an endless device fails
+// at once with an error naming it (a plain read blocked forever, or grew
+// without bound on /dev/zero).
+func TestLoad_specialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.cnf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.cnf")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	confd := filepath.Join(dir, "conf.d")
+	if err := os.Mkdir(confd, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(confd, "10-ok.cnf"), []byte("[mysqld]\nlog_bin=on\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(confd, "20-pipe.cnf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		top  string
+		want string
+	}{
+		{"include of a named pipe", write("a.cnf", "[mysqld]\n!include "+fifo+"\n"), fifo + " is a named pipe, not a regular file"},
+		{"include of a symlink to a named pipe", write("b.cnf", "[mysqld]\n!include "+link+"\n"), link + " is a named pipe, not a regular file"},
+		{"include of /dev/zero", write("c.cnf", "[mysqld]\n!include /dev/zero\n"), "/dev/zero is a character device, not a regular file"},
+		{"includedir with a named pipe", write("d.cnf", "[mysqld]\n!includedir "+confd+"\n"), "20-pipe.cnf is a named pipe, not a regular file"},
+		{"the file itself", fifo, fifo + " is a named pipe, not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.top)
+			if !errors.Is(err, regfile.ErrNotRegular) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
