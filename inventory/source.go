@@ -11,6 +11,13 @@ import (
 // re-reads its file when it changes (Puppet or a ConfigMap rewrites it in
 // place), keeping the last good inventory when the new text does not parse,
 // so that a typo never makes every replica look unexpected.
+//
+// An inventory that had entries becomes empty only through a file that says
+// so: no entries but at least one `#` comment line, read unchanged on two
+// consecutive polls. A file with no entries and no comment (what a file
+// truncated in place looks like until the writer finishes) keeps the last
+// good inventory and is reported; otherwise the rewrite would resolve every
+// real replica.missing, and fire it again a poll later.
 type Source struct {
 	path string
 
@@ -20,6 +27,9 @@ type Source struct {
 	err        error
 	modTime    time.Time
 	size       int64
+	// emptied is set while a commented file without entries waits for its
+	// second, confirming read.
+	emptied bool
 }
 
 // Static is a source for an inventory given inline (SIDECAR_EXPECTED_REPLICAS).
@@ -37,7 +47,8 @@ func File(path string) *Source {
 
 // Get returns the current entries and whether an inventory is configured.
 // For a file source it first re-reads the file if its size or mtime moved;
-// the health monitor calls it once per poll.
+// the health monitor calls it once per poll. It never blocks on the file:
+// only a regular file is read (see ReadFile).
 func (s *Source) Get() ([]Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,25 +73,33 @@ func (s *Source) refresh() {
 }
 
 func (s *Source) refreshLocked() {
+	// Stat does not open the file, so a named pipe cannot block it.
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		s.err = fmt.Errorf("inventory file: %w", err)
 		return
 	}
-	if s.err == nil && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size && s.entries != nil {
+	unchanged := fi.ModTime().Equal(s.modTime) && fi.Size() == s.size
+	if s.err == nil && unchanged && s.entries != nil {
 		return
 	}
-	f, err := os.Open(s.path)
+	entries, fi, commented, err := readFile(s.path)
 	if err != nil {
-		s.err = fmt.Errorf("inventory file: %w", err)
+		s.err = err
 		return
 	}
-	defer f.Close()
-	entries, err := Parse(f)
-	s.modTime, s.size = fi.ModTime(), fi.Size()
-	if err != nil {
-		s.err = fmt.Errorf("inventory file %s: %w", s.path, err)
-		return
+	confirmed := s.emptied && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size
+	s.modTime, s.size, s.emptied = fi.ModTime(), fi.Size(), false
+	if len(entries) == 0 && len(s.entries) > 0 {
+		switch {
+		case !commented:
+			s.err = fmt.Errorf("inventory file %s: no entries and no comment line, read as a rewrite in progress; the previous %d entries stay in force (to expect no replicas, write a comment line such as \"# no replicas expected\")", s.path, len(s.entries))
+			return
+		case !confirmed:
+			s.emptied = true
+			s.err = fmt.Errorf("inventory file %s: emptied; the previous %d entries stay in force until it reads the same on the next poll", s.path, len(s.entries))
+			return
+		}
 	}
 	if entries == nil {
 		entries = []Entry{}
