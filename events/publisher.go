@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 )
 
 // Defaults for Options, and the JetStream stream the publisher creates when
@@ -193,11 +193,14 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 // stopped by ctx being cancelled but by Close, so that a shutdown signal
 // still leaves Close its deadline to flush.
 func (p *Publisher) Start(ctx context.Context) error {
+	// nats.go reads both files with os.ReadFile: refuse a named pipe (a
+	// read that never returns) or a device such as /dev/zero (one that
+	// never ends) before handing them over.
 	for _, f := range []string{p.opts.CredsFile, p.opts.TLSCAFile} {
 		if f == "" {
 			continue
 		}
-		if _, err := os.Stat(f); err != nil {
+		if err := regfile.Check(f); err != nil {
 			return fmt.Errorf("start publisher: %w", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,13 +73,23 @@ func TestPublisher_TLS(t *testing.T) {
 
 // Options that can never work fail Start at once instead of retrying forever.
 func TestPublisher_StartBadOptions(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "missing")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		give events.Options
 	}{
 		{"missing credentials file", events.Options{CredsFile: missing}},
 		{"missing CA file", events.Options{TLSCAFile: missing}},
+		// nats.go would read these forever (a pipe) or without bound.
+		{"credentials from a named pipe", events.Options{CredsFile: fifo}},
+		{"credentials from /dev/zero", events.Options{CredsFile: "/dev/zero"}},
+		{"credentials file is a directory", events.Options{CredsFile: dir}},
+		{"CA from /dev/zero", events.Options{TLSCAFile: "/dev/zero"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

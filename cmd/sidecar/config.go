@@ -6,17 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
@@ -221,17 +225,17 @@ func (c *Config) resolve() []string {
 		if c.MySQL.Password != "" {
 			bad("MYSQL_PASSWORD_FILE", "set together with SIDECAR_MYSQL_PASSWORD; want only one of them")
 		}
-		b, err := os.ReadFile(c.MySQL.PasswordFile)
+		b, err := regfile.ReadFile(c.MySQL.PasswordFile)
 		if err != nil {
-			bad("MYSQL_PASSWORD_FILE", "cannot read %q: %v", c.MySQL.PasswordFile, errors.Unwrap(err))
+			bad("MYSQL_PASSWORD_FILE", "cannot read: %v", fileError(err))
 		}
 		// Kubernetes secrets and `echo pw > file` end in a newline that is
 		// never part of the password.
 		c.MySQL.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	if a := c.MySQL.Addr; !strings.HasPrefix(a, "/") {
-		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			bad("MYSQL_ADDR", "%q: want host:port or a unix socket path starting with /", a)
+		if err := checkHostPort(a, 1); err != nil {
+			bad("MYSQL_ADDR", "%q: want host:port or a unix socket path starting with / (%v)", a, err)
 		}
 	}
 	if c.MySQL.User == "" {
@@ -250,14 +254,15 @@ func (c *Config) resolve() []string {
 	if (c.MySQL.TLSMode == "verify-ca" || c.MySQL.TLSMode == "verify-full") && c.MySQL.TLSCA == "" {
 		bad("MYSQL_TLS_CA", "empty; SIDECAR_MYSQL_TLS=%s needs the CA file that signed the server's certificate", c.MySQL.TLSMode)
 	}
+	// Read now, as the libraries that use them later would: a directory,
+	// a named pipe or an endless device is a configuration error (exit 2)
+	// rather than a hang or a failure after start.
 	readable := func(key, path string) {
 		if path == "" {
 			return
 		}
-		if f, err := os.Open(path); err != nil {
-			bad(key, "cannot read %q: %v", path, errors.Unwrap(err))
-		} else {
-			f.Close()
+		if err := regfile.Check(path); err != nil {
+			bad(key, "cannot read: %v", fileError(err))
 		}
 	}
 	readable("MYSQL_TLS_CA", c.MySQL.TLSCA)
@@ -274,6 +279,13 @@ func (c *Config) resolve() []string {
 	if c.Cluster == "" {
 		bad("CLUSTER", "empty; want a cluster name")
 	}
+	// Both become one subject token each; NATS limits a whole subject's
+	// length (and a 5,000-character name kept the bus from ever connecting).
+	for key, v := range map[string]string{"CLUSTER": c.Cluster, "INSTANCE": c.Instance} {
+		if n := len(events.Token(v)); n > maxNameLen {
+			bad(key, "%d bytes; want at most %d", n, maxNameLen)
+		}
+	}
 	if c.ServerID == 0 {
 		c.ServerID = DerivedServerID(c.Instance)
 	}
@@ -281,22 +293,14 @@ func (c *Config) resolve() []string {
 	if _, err := binlog.ParseStart(c.Start); errors.As(err, &startErr) {
 		bad("START", "%q: %s", c.Start, startErr.Reason)
 	}
-	positive := func(key string, d, min time.Duration) {
-		if d < min {
-			bad(key, "%s: want at least %s", d, min)
+	for _, b := range durationBounds {
+		d := b.get(c)
+		switch {
+		case d < b.min:
+			bad(b.key, "%s: want at least %s", d, b.min)
+		case d > b.max:
+			bad(b.key, "%s: want at most %s%s", d, b.max, b.why)
 		}
-	}
-	positive("HEARTBEAT_PERIOD", c.HeartbeatPeriod, 100*time.Millisecond)
-	positive("POLL_INTERVAL", c.PollInterval, 100*time.Millisecond)
-	positive("STATS_INTERVAL", c.StatsInterval, time.Second)
-	positive("PROBE_TIMEOUT", c.ProbeTimeout, 10*time.Millisecond)
-	if c.ZombieGrace < 0 {
-		bad("ZOMBIE_GRACE", "%s: want zero or more", c.ZombieGrace)
-	}
-	// The server counts a heartbeat period above its slave_net_timeout (60 s
-	// by default) as a misconfiguration and the stream would flap.
-	if c.HeartbeatPeriod > 30*time.Second {
-		bad("HEARTBEAT_PERIOD", "%s: want at most 30s (half the server's default slave_net_timeout)", c.HeartbeatPeriod)
 	}
 
 	if c.ExpectedReplicas != "" && c.ExpectedReplicasFile != "" {
@@ -310,21 +314,21 @@ func (c *Config) resolve() []string {
 		c.Inventory, c.InventoryConfigured = entries, true
 	}
 	if c.ExpectedReplicasFile != "" {
-		entries, err := readInventoryFile(c.ExpectedReplicasFile)
+		entries, err := inventory.ReadFile(c.ExpectedReplicasFile)
 		if err != nil {
 			bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 		c.Inventory, c.InventoryConfigured = entries, true
 	}
 
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		bad("HTTP_ADDR", "%q: want [host]:port such as :9106", c.HTTPAddr)
+	if err := checkHostPort(c.HTTPAddr, 0); err != nil {
+		bad("HTTP_ADDR", "%q: want [host]:port such as :9106 (%v)", c.HTTPAddr, err)
 	}
 	switch c.NATS.URL {
 	case NATSNone:
 	case NATSEmbedded:
-		if _, _, err := net.SplitHostPort(c.NATS.EmbeddedAddr); err != nil {
-			bad("NATS_EMBEDDED_ADDR", "%q: want host:port such as 127.0.0.1:4222", c.NATS.EmbeddedAddr)
+		if err := checkHostPort(c.NATS.EmbeddedAddr, 0); err != nil {
+			bad("NATS_EMBEDDED_ADDR", "%q: want host:port such as 127.0.0.1:4222 (%v)", c.NATS.EmbeddedAddr, err)
 		}
 	default:
 		for _, u := range c.NATSURLs() {
@@ -341,6 +345,8 @@ func (c *Config) resolve() []string {
 	}
 	if c.DataDir == "" {
 		bad("DATA_DIR", "empty; want a writable directory for the event spool")
+	} else if err := writableDir(c.DataDir); err != nil {
+		bad("DATA_DIR", "%q: %v; want a writable directory for the event spool", c.DataDir, err)
 	}
 	if n, err := parseSize(c.SpoolMaxBytesText); err != nil {
 		bad("SPOOL_MAX_BYTES", "%q: %v", c.SpoolMaxBytesText, err)
@@ -387,22 +393,93 @@ func (c Config) NATSURLs() []string {
 	return out
 }
 
-func readInventoryFile(path string) ([]inventory.Entry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open inventory: %w", err)
-	}
-	defer f.Close()
-	return inventory.Parse(f)
+// maxNameLen bounds SIDECAR_CLUSTER, SIDECAR_INSTANCE (as subject tokens)
+// and SIDECAR_NATS_SUBJECT_PREFIX, so that a subject stays far below what
+// NATS and the spool's records accept.
+const maxNameLen = 128
+
+// durationBounds are the accepted ranges of the duration variables. Below
+// the minimum the sidecar would load the server or itself for nothing;
+// above the maximum it would look dead (/livez allows 10 polls) or never
+// report.
+var durationBounds = []struct {
+	key      string
+	get      func(*Config) time.Duration
+	min, max time.Duration
+	why      string
+}{
+	// The server counts a heartbeat period above its slave_net_timeout (60
+	// s by default) as a misconfiguration and the stream would flap.
+	{"HEARTBEAT_PERIOD", func(c *Config) time.Duration { return c.HeartbeatPeriod }, 100 * time.Millisecond, 30 * time.Second, " (half the server's default slave_net_timeout)"},
+	{"POLL_INTERVAL", func(c *Config) time.Duration { return c.PollInterval }, 100 * time.Millisecond, 10 * time.Minute, ""},
+	{"STATS_INTERVAL", func(c *Config) time.Duration { return c.StatsInterval }, time.Second, time.Hour, ""},
+	{"PROBE_TIMEOUT", func(c *Config) time.Duration { return c.ProbeTimeout }, 10 * time.Millisecond, time.Minute, ""},
+	{"ZOMBIE_GRACE", func(c *Config) time.Duration { return c.ZombieGrace }, 0, 24 * time.Hour, ""},
 }
 
+// fileError is err without the *PathError's repetition of a path the
+// message already names by its variable.
+func fileError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// checkHostPort accepts host:port with a port from minPort to 65535 (the
+// host may be empty: all interfaces).
+func checkHostPort(addr string, minPort int) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("no port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < minPort || n > 65535 {
+		return fmt.Errorf("port %q is not a number from %d to 65535", port, minPort)
+	}
+	return nil
+}
+
+// writableDir checks that dir is, or can be created as, a directory the
+// sidecar may write to, without creating anything (validate loads the
+// configuration too): the nearest existing ancestor decides.
+func writableDir(dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			// access(2) also reports a read-only file system (EROFS).
+			if err := syscall.Access(p, 0x2|0x1); err != nil { // W_OK|X_OK
+				return fmt.Errorf("%s is not writable: %w", p, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || p == filepath.Dir(p) {
+			return fileError(err)
+		}
+	}
+}
+
+// subjectPrefixOK accepts dot-separated tokens of printable ASCII without
+// the wildcards: a newline or space broke JetStream and the spool's
+// framing, and a wildcard would publish nowhere.
 func subjectPrefixOK(p string) error {
 	if p == "" {
 		return errors.New("empty; want dot-separated tokens such as mysql.health")
 	}
+	if len(p) > maxNameLen {
+		return fmt.Errorf("%d bytes; want at most %d", len(p), maxNameLen)
+	}
 	for _, tok := range strings.Split(p, ".") {
-		if tok == "" || strings.ContainsAny(tok, " \t*>") {
-			return errors.New("want dot-separated tokens without spaces, '*' or '>'")
+		if tok == "" {
+			return errors.New("empty token; want dot-separated tokens such as mysql.health")
+		}
+		for i := 0; i < len(tok); i++ {
+			if c := tok[i]; c <= ' ' || c > '~' || c == '*' || c == '>' {
+				return errors.New("want dot-separated tokens of printable ASCII without spaces, '*' or '>'")
+			}
 		}
 	}
 	return nil
@@ -433,7 +510,7 @@ func (c Config) MySQLTLS() (*tls.Config, error) {
 		cfg.InsecureSkipVerify = true
 		return cfg, nil
 	}
-	pem, err := os.ReadFile(c.MySQL.TLSCA)
+	pem, err := regfile.ReadFile(c.MySQL.TLSCA)
 	if err != nil {
 		return nil, fmt.Errorf("read SIDECAR_MYSQL_TLS_CA: %w", err)
 	}

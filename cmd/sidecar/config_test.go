@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,7 +88,7 @@ func TestLoadConfig_EveryBadVariableNamed(t *testing.T) {
 		`SIDECAR_KILL_ZOMBIES: want true or false`,
 		`SIDECAR_SERVER_ID: want a whole number`,
 		`SIDECAR_START: "mysql-bin.000001:2": position "2": want a number of at least 4`,
-		`SIDECAR_EXPECTED_REPLICAS: entry 1 "db-2:99999 semisync": port "99999"`,
+		`SIDECAR_EXPECTED_REPLICAS: entry 1: port is not a number from 1 to 65535`,
 		`SIDECAR_NATS_SUBJECT_PREFIX: "mysql.>"`,
 		`SIDECAR_LOG_FORMAT: "xml": want one of json, console`,
 		`SIDECAR_HEARTBEAT_PERIOD: 2m0s: want at most 30s`,
@@ -232,5 +234,149 @@ func TestLoadConfig_Start(t *testing.T) {
 				t.Errorf("err = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfig_Bounds: each value here started the sidecar (or exited 1
+// later) before; each must be a configuration error naming its variable.
+func TestLoadConfig_Bounds(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link-to-fifo")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  string
+		want string
+	}{
+		{"newline in the prefix", "SIDECAR_NATS_SUBJECT_PREFIX=mysql\nhealth", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"space in the prefix", "SIDECAR_NATS_SUBJECT_PREFIX=mysql.he alth", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"tab in the prefix", "SIDECAR_NATS_SUBJECT_PREFIX=mysql\thealth", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"empty token", "SIDECAR_NATS_SUBJECT_PREFIX=mysql..health", "SIDECAR_NATS_SUBJECT_PREFIX: \"mysql..health\": empty token"},
+		{"trailing dot", "SIDECAR_NATS_SUBJECT_PREFIX=mysql.", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"wildcard", "SIDECAR_NATS_SUBJECT_PREFIX=mysql.*", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"non-ASCII", "SIDECAR_NATS_SUBJECT_PREFIX=mysql.sant\u00e9", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"DEL character", "SIDECAR_NATS_SUBJECT_PREFIX=mysql.\x7f", "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"long prefix", "SIDECAR_NATS_SUBJECT_PREFIX=" + strings.Repeat("a", 129), "SIDECAR_NATS_SUBJECT_PREFIX: "},
+		{"long instance", "SIDECAR_INSTANCE=" + strings.Repeat("i", 5000), "SIDECAR_INSTANCE: 5000 bytes; want at most 128"},
+		{"long cluster", "SIDECAR_CLUSTER=" + strings.Repeat("c", 129), "SIDECAR_CLUSTER: 129 bytes; want at most 128"},
+		{"poll interval of 30 years", "SIDECAR_POLL_INTERVAL=262800h", "SIDECAR_POLL_INTERVAL: 262800h0m0s: want at most 10m0s"},
+		{"poll interval too short", "SIDECAR_POLL_INTERVAL=10ms", "SIDECAR_POLL_INTERVAL: 10ms: want at least 100ms"},
+		{"stats interval too long", "SIDECAR_STATS_INTERVAL=2h", "SIDECAR_STATS_INTERVAL: 2h0m0s: want at most 1h0m0s"},
+		{"probe timeout too long", "SIDECAR_PROBE_TIMEOUT=1h", "SIDECAR_PROBE_TIMEOUT: 1h0m0s: want at most 1m0s"},
+		{"negative zombie grace", "SIDECAR_ZOMBIE_GRACE=-1s", "SIDECAR_ZOMBIE_GRACE: -1s: want at least 0s"},
+		{"zombie grace too long", "SIDECAR_ZOMBIE_GRACE=48h", "SIDECAR_ZOMBIE_GRACE: 48h0m0s: want at most 24h0m0s"},
+		{"heartbeat too long", "SIDECAR_HEARTBEAT_PERIOD=31s", "SIDECAR_HEARTBEAT_PERIOD: 31s: want at most 30s"},
+		{"MySQL port out of range", "SIDECAR_MYSQL_ADDR=127.0.0.1:99999", `SIDECAR_MYSQL_ADDR: "127.0.0.1:99999": want host:port or a unix socket path starting with / (port "99999" is not a number from 1 to 65535)`},
+		{"MySQL port zero", "SIDECAR_MYSQL_ADDR=db-1:0", `(port "0" is not a number from 1 to 65535)`},
+		{"MySQL port not a number", "SIDECAR_MYSQL_ADDR=db-1:mysql", `SIDECAR_MYSQL_ADDR: "db-1:mysql": want host:port`},
+		{"HTTP port out of range", "SIDECAR_HTTP_ADDR=:70000", `SIDECAR_HTTP_ADDR: ":70000": want [host]:port such as :9106 (port "70000" is not a number from 0 to 65535)`},
+		{"embedded NATS port out of range", "SIDECAR_NATS_EMBEDDED_ADDR=127.0.0.1:-1", `SIDECAR_NATS_EMBEDDED_ADDR: "127.0.0.1:-1": want host:port`},
+		{"log level as a number", "SIDECAR_LOG_LEVEL=-5", `SIDECAR_LOG_LEVEL: "-5": want trace, debug, info, warn or error`},
+		{"log level disabled", "SIDECAR_LOG_LEVEL=disabled", `SIDECAR_LOG_LEVEL: "disabled"`},
+		{"data dir is a file", "SIDECAR_DATA_DIR=" + plain, "SIDECAR_DATA_DIR: \"" + plain + "\": " + plain + " is not a directory"},
+		{"data dir under a file", "SIDECAR_DATA_DIR=" + plain + "/spool", "SIDECAR_DATA_DIR: "},
+		{"creds is a directory", "SIDECAR_NATS_CREDS=" + dir, "SIDECAR_NATS_CREDS: cannot read: " + dir + " is a directory, not a regular file"},
+		{"creds is /dev/zero", "SIDECAR_NATS_CREDS=/dev/zero", "SIDECAR_NATS_CREDS: cannot read: /dev/zero is a character device, not a regular file"},
+		{"creds is a named pipe", "SIDECAR_NATS_CREDS=" + fifo, "SIDECAR_NATS_CREDS: cannot read: " + fifo + " is a named pipe"},
+		{"NATS CA is a symlink to a named pipe", "SIDECAR_NATS_TLS_CA=" + link, "SIDECAR_NATS_TLS_CA: cannot read: " + link + " is a named pipe"},
+		{"MySQL CA is /dev/zero", "SIDECAR_MYSQL_TLS_CA=/dev/zero", "SIDECAR_MYSQL_TLS_CA: cannot read: /dev/zero is a character device"},
+		{"password file is a named pipe", "SIDECAR_MYSQL_PASSWORD_FILE=" + fifo, "SIDECAR_MYSQL_PASSWORD_FILE: cannot read: " + fifo + " is a named pipe"},
+		{"password file is /dev/zero", "SIDECAR_MYSQL_PASSWORD_FILE=/dev/zero", "SIDECAR_MYSQL_PASSWORD_FILE: cannot read: /dev/zero is a character device"},
+		{"inventory is a named pipe", "SIDECAR_EXPECTED_REPLICAS_FILE=" + fifo, "SIDECAR_EXPECTED_REPLICAS_FILE: inventory file: " + fifo + " is a named pipe"},
+		{"inventory is /dev/zero", "SIDECAR_EXPECTED_REPLICAS_FILE=/dev/zero", "SIDECAR_EXPECTED_REPLICAS_FILE: inventory file: /dev/zero is a character device"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A bounded wait: a named pipe blocked loadConfig forever before.
+			done := make(chan error, 1)
+			go func() {
+				_, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_DATA_DIR=" + dir, tt.env})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("loadConfig still blocked after a minute")
+			}
+			var cerr *ConfigError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error does not contain %q; got:\n%s", tt.want, err)
+			}
+			if len(cerr.Problems) != 1 {
+				t.Errorf("%d problems, want 1:\n%s", len(cerr.Problems), err)
+			}
+		})
+	}
+}
+
+// TestLoadConfig_BoundsAccepted: the edges of each range are accepted.
+func TestLoadConfig_BoundsAccepted(t *testing.T) {
+	env := []string{
+		"SIDECAR_INSTANCE=" + strings.Repeat("i", 128), "SIDECAR_CLUSTER=" + strings.Repeat("c", 128),
+		"SIDECAR_NATS_SUBJECT_PREFIX=mysql-1.health_x.A~!", "SIDECAR_POLL_INTERVAL=10m", "SIDECAR_STATS_INTERVAL=1h",
+		"SIDECAR_PROBE_TIMEOUT=1m", "SIDECAR_ZOMBIE_GRACE=0s", "SIDECAR_MYSQL_ADDR=[::1]:65535",
+		"SIDECAR_HTTP_ADDR=127.0.0.1:0", "SIDECAR_LOG_LEVEL=WARN", "SIDECAR_DATA_DIR=" + filepath.Join(t.TempDir(), "a", "b"),
+	}
+	if _, err := loadConfig(env); err != nil {
+		t.Fatalf("loadConfig = %v, want nil", err)
+	}
+}
+
+// TestLoadConfig_UnwritableDataDir: a data directory the sidecar cannot
+// write is a configuration error (exit 2) naming the variable; it was a
+// fatal error (exit 1) after start.
+func TestLoadConfig_UnwritableDataDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes any directory")
+	}
+	ro := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(ro, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{ro, filepath.Join(ro, "spool")} {
+		_, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_DATA_DIR=" + d})
+		if err == nil || !strings.Contains(err.Error(), "SIDECAR_DATA_DIR: ") || !strings.Contains(err.Error(), "is not writable") {
+			t.Errorf("SIDECAR_DATA_DIR=%s: err = %v, want a SIDECAR_DATA_DIR problem", d, err)
+		}
+	}
+}
+
+// TestMainCode_NamedPipeAtStartExits2: a named pipe as the password file
+// or the inventory ends start-up at once with exit 2; it hung before HTTP
+// listened, ignoring SIGTERM.
+func TestMainCode_NamedPipeAtStartExits2(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"SIDECAR_MYSQL_PASSWORD_FILE", "SIDECAR_EXPECTED_REPLICAS_FILE", "SIDECAR_NATS_CREDS"} {
+		done := make(chan int, 1)
+		var stderr strings.Builder
+		go func() {
+			done <- mainCode([]string{"run"}, []string{"SIDECAR_INSTANCE=x", "SIDECAR_DATA_DIR=" + dir, v + "=" + fifo}, io.Discard, &stderr)
+		}()
+		select {
+		case code := <-done:
+			if code != exitConfig || !strings.Contains(stderr.String(), v+": ") || !strings.Contains(stderr.String(), "is a named pipe") {
+				t.Errorf("%s: exit %d, stderr %q; want 2 naming the variable and the pipe", v, code, stderr.String())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: sidecar run still blocked after a minute", v)
+		}
 	}
 }

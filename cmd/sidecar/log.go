@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -8,8 +9,15 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// parseLevel accepts the five named levels only: zerolog also takes
+// numbers ("-5"), "fatal", "panic", "disabled" and "", which would silence
+// the sidecar's own warnings without anyone choosing so by name.
 func parseLevel(s string) (zerolog.Level, error) {
-	return zerolog.ParseLevel(strings.ToLower(s))
+	switch l := strings.ToLower(s); l {
+	case "trace", "debug", "info", "warn", "error":
+		return zerolog.ParseLevel(l)
+	}
+	return zerolog.NoLevel, fmt.Errorf("unknown log level %q", s)
 }
 
 // newLogger is the only place a root logger is built; components get

@@ -14,6 +14,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
@@ -128,9 +129,9 @@ func validateInput(ctx context.Context, a validateArgs, environ []string) (valid
 		in.Servers = append(in.Servers, validate.Server{Name: path, File: f})
 	}
 	if a.inventory != "" {
-		entries, err := readInventoryFile(a.inventory) // config.go: the daemon reads the same format
+		entries, err := inventory.ReadFile(a.inventory) // the daemon reads the same format
 		if err != nil {
-			return in, fmt.Errorf("%s: %w", a.inventory, err)
+			return in, err // names the file (and line), never its content
 		}
 		in.Inventory, in.InventoryFile, in.HasInventory = entries, a.inventory, true
 	}

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 )
@@ -72,7 +74,7 @@ func TestValidateCommand(t *testing.T) {
 			wantCode: 1, wantOut: "SIDECAR_EXPECTED_REPLICAS has 0 semi-sync replica(s)"},
 		{name: "parse error", give: []string{fixture("bad/syntax.cnf")}, wantCode: 2, wantOut: "syntax.cnf:1: group header without ']'"},
 		{name: "missing file", give: []string{fixture("nope.cnf")}, wantCode: 2, wantOut: "no such file or directory"},
-		{name: "bad inventory", give: []string{fixture("good/primary.cnf"), "--inventory", fixture("good/primary.cnf")}, wantCode: 2, wantOut: "entry 3"},
+		{name: "bad inventory", give: []string{fixture("good/primary.cnf"), "--inventory", fixture("good/primary.cnf")}, wantCode: 2, wantOut: "primary.cnf:3: host is not a host name"},
 		{name: "bad flag", give: []string{"--formt", "json", fixture("good/primary.cnf")}, wantCode: 2, wantOut: "usage: sidecar validate"},
 	}
 	for _, tt := range tests {
@@ -82,6 +84,63 @@ func TestValidateCommand(t *testing.T) {
 			all := out.String() + errOut.String()
 			if code != tt.wantCode || !strings.Contains(all, tt.wantOut) {
 				t.Errorf("got exit %d, want %d with %q in\n%s", code, tt.wantCode, tt.wantOut, all)
+			}
+		})
+	}
+}
+
+// TestValidateCommand_hostileFiles: validate (Puppet's validate_cmd) on a
+// file that includes a named pipe returns at once with exit 2 (it hung
+// for 10 minutes, ignoring SIGTERM); a file that includes a secret file,
+// or a secret file given as the inventory, is reported by file and line,
+// never by content (it printed /etc/shadow and, from an environment dump,
+// the MySQL password).
+func TestValidateCommand_hostileFiles(t *testing.T) {
+	const secret = "Zq9s3cr3tHash"
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo.cnf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shadow := write("shadow", "root:$6$"+secret+":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n")
+	environ := write("environ", "PATH=/usr/bin\x00MYSQL_PWD="+secret+"\x00")
+	good := fixture("good/primary.cnf")
+	tests := []struct {
+		name    string
+		give    []string
+		wantOut string
+	}{
+		{"includes a named pipe", []string{write("a.cnf", "[mysqld]\n!include "+fifo+"\n")}, fifo + " is a named pipe, not a regular file"},
+		{"includes /dev/zero", []string{write("b.cnf", "[mysqld]\n!include /dev/zero\n")}, "/dev/zero is a character device, not a regular file"},
+		{"includes shadow", []string{write("c.cnf", "[mysqld]\n!include "+shadow+"\n")}, shadow + ":1: option before any [group]"},
+		{"includes an environment", []string{write("d.cnf", "[mysqld]\n!include "+environ+"\n")}, environ + ":1: option before any [group]"},
+		{"shadow as the inventory", []string{good, "--inventory", shadow}, shadow + ":1: malformed address"},
+		{"named pipe as the inventory", []string{good, "--inventory", fifo}, fifo + " is a named pipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			done := make(chan int, 1)
+			go func() { done <- validateCommand(context.Background(), tt.give, nil, &out, &errOut) }()
+			var code int
+			select {
+			case code = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("validate still blocked after a minute")
+			}
+			all := out.String() + errOut.String()
+			if code != exitCannotRun || !strings.Contains(all, tt.wantOut) {
+				t.Errorf("got exit %d, want 2 with %q in\n%s", code, tt.wantOut, all)
+			}
+			if strings.Contains(all, secret) || strings.Contains(all, "root") || strings.Contains(all, "MYSQL_PWD") {
+				t.Errorf("output carries the file's content:\n%s", all)
 			}
 		})
 	}
