@@ -1,6 +1,8 @@
 package api
 
 import (
+	"runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -9,8 +11,8 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
-// namespace prefixes every family, the sidecar's own process and Go runtime
-// figures included, so one Datadog/Prometheus filter finds them all.
+// namespace prefixes every family of the sidecar's own (the process and Go
+// runtime figures keep their standard names).
 const namespace = "binlog_sidecar"
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -98,15 +100,28 @@ func b2f(b bool) float64 {
 }
 
 // newRegistry builds the registry every scrape reads: the sidecar's own
-// families plus its process and Go runtime figures under the same prefix,
-// so the CPU the sidecar takes from the database host is visible.
+// families plus its process and Go runtime figures, unprefixed
+// (process_*, go_*) as every exporter publishes them, so standard
+// dashboards find the CPU and memory the sidecar takes from the host.
 func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	wrapped := prometheus.WrapRegistererWithPrefix(namespace+"_", reg)
-	wrapped.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	wrapped.MustRegister(collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector())
 	reg.MustRegister(cs...)
 	return reg
+}
+
+// BuildInfo identifies the binary in binlog_sidecar_build_info.
+type BuildInfo struct {
+	Version, Commit string
+}
+
+// buildInfoCollector publishes binlog_sidecar_build_info, always 1.
+func buildInfoCollector(b BuildInfo) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: namespace + "_build_info",
+		Help:        "Always 1; the labels say which sidecar binary runs.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "goversion": runtime.Version()}},
+		func() float64 { return 1 })
 }
 
 // healthCollector renders the health report's counts; every label value of
@@ -114,7 +129,8 @@ func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 type healthCollector struct {
 	report func() health.Report
 
-	dumpThreads, replicas, ssClients, ssWaiting, problems, status *prometheus.Desc
+	dumpThreads, replicas, ssClients, ssWaiting, problems, status,
+	checkState, mysqlUp, pollDuration, pollErrors *prometheus.Desc
 }
 
 func newHealthCollector(report func() health.Report) *healthCollector {
@@ -126,11 +142,17 @@ func newHealthCollector(report func() health.Report) *healthCollector {
 		ssWaiting:   desc("semisync_waiting_sessions", "Sessions waiting for a semi-sync ACK (Rpl_semi_sync_*_wait_sessions)."),
 		problems:    desc("problem_active", "1 while a problem of the type fires (the number of them, for per-object problems).", "type"),
 		status:      desc("health_status", "Overall health: 0 ok, 1 degraded, 2 critical."),
+		checkState: desc("check_state", "1 for each check's current state (ok, firing, unknown: a read failed, unavailable: cannot run, e.g. a missing privilege, not_evaluated), 0 for the others.",
+			"check", "state"),
+		mysqlUp:      desc("mysql_up", "1 when the last health poll could query the server."),
+		pollDuration: desc("poll_duration_seconds", "How long each health poll took: the server's reads and the replicas' handshake probes."),
+		pollErrors:   desc("poll_errors_total", "Health polls in which a read did not succeed, by read (an error, a missing privilege, or not tried after an earlier read lost the connection).", "read"),
 	}
 }
 
 func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.dumpThreads, c.replicas, c.ssClients, c.ssWaiting, c.problems, c.status} {
+	for _, d := range []*prometheus.Desc{c.dumpThreads, c.replicas, c.ssClients, c.ssWaiting, c.problems, c.status,
+		c.checkState, c.mysqlUp, c.pollDuration, c.pollErrors} {
 		ch <- d
 	}
 }
@@ -149,6 +171,28 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.problems, prometheus.GaugeValue, float64(r.Counts.Problems[t]), t)
 	}
 	ch <- prometheus.MustNewConstMetric(c.status, prometheus.GaugeValue, float64(r.Health))
+	for _, name := range health.CheckNames() {
+		cur, ok := r.Checks[name]
+		if !ok {
+			cur.State = health.CheckUnknown // not judged yet (before the first poll)
+		}
+		for _, st := range health.CheckStates() {
+			ch <- prometheus.MustNewConstMetric(c.checkState, prometheus.GaugeValue, b2f(cur.State == st), name, st)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.mysqlUp, prometheus.GaugeValue, b2f(r.Counts.MySQLUp))
+	p := r.Counts.Polls
+	buckets := make(map[float64]uint64, len(health.PollDurationBuckets))
+	for i, le := range health.PollDurationBuckets {
+		buckets[le] = 0
+		if i < len(p.Buckets) {
+			buckets[le] = p.Buckets[i]
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(c.pollDuration, p.Count, p.Sum, buckets)
+	for _, rd := range health.Reads() {
+		ch <- prometheus.MustNewConstMetric(c.pollErrors, prometheus.CounterValue, float64(p.ReadErrors[string(rd)]), string(rd))
+	}
 }
 
 // busCollector renders the event publisher's figures.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -27,4 +28,18 @@ func Readiness(s stream.Snapshot) (bool, []string) {
 			s.At.Sub(s.QuietSince()).Round(time.Millisecond), 3*s.HeartbeatPeriod))
 	}
 	return len(reasons) == 0, reasons
+}
+
+// BlindReasons are the checks that cannot run (check.unavailable), each
+// with its fix, for /readyz's reasons. They do not make the sidecar
+// unready: its stream still works, and a restart would not grant a
+// privilege; but the reasons never read as if everything were fine.
+func BlindReasons(rep health.Report) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		if p.Type == health.TypeCheckUnavailable {
+			out = append(out, fmt.Sprintf("%s: %s (fix: %s)", p.Subject, p.Summary, p.Remediation))
+		}
+	}
+	return out
 }

@@ -30,6 +30,8 @@ type Sources struct {
 	History func() HistoryView
 	// Name titles the status page, e.g. "prod/db-1".
 	Name string
+	// Build labels binlog_sidecar_build_info.
+	Build BuildInfo
 }
 
 // Server serves /livez, /readyz, /metrics, /status and the status page (/).
@@ -42,7 +44,8 @@ type Server struct {
 // New builds the server for addr.
 func New(addr string, src Sources, log zerolog.Logger) *Server {
 	s := &Server{src: src, log: log.With().Str("component", "http").Logger()}
-	reg := newRegistry(newStreamCollector(src.Stream), newHealthCollector(src.Health), newBusCollector(src.Bus))
+	reg := newRegistry(newStreamCollector(src.Stream), newHealthCollector(src.Health), newBusCollector(src.Bus),
+		buildInfoCollector(src.Build))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -94,6 +97,7 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	ready, reasons := Readiness(s.src.Stream())
+	reasons = append(reasons, BlindReasons(s.src.Health())...)
 	code := http.StatusOK
 	if !ready {
 		code = http.StatusServiceUnavailable
@@ -129,5 +133,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client went away; nothing to do
+	enc.SetEscapeHTML(false) // people read it: <basename> stays <basename>
+	_ = enc.Encode(v)        // the client went away; nothing to do
 }

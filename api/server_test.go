@@ -25,6 +25,7 @@ func testServer(snap stream.Snapshot, live error) *httptest.Server {
 		Health: func() health.Report { return health.Report{Health: health.StatusDegraded} },
 		Bus:    func() events.Stats { return events.Stats{} },
 		Live:   func() error { return live },
+		Build:  BuildInfo{Version: "v-test", Commit: "abc123"},
 	}, zerolog.Nop())
 	return httptest.NewServer(s.Handler())
 }
@@ -133,9 +134,20 @@ func TestServer_Metrics(t *testing.T) {
 		`binlog_sidecar_events_published_total{type="stream.stats"} 0`,
 		`binlog_sidecar_events_pending 0`,
 		`binlog_sidecar_events_dropped_total 0`,
-		`binlog_sidecar_process_cpu_seconds_total`,
 		`binlog_sidecar_stream_transaction_bytes_bucket{le="1024"} 0`,
 		`binlog_sidecar_stream_transaction_rows_count 0`,
+		`binlog_sidecar_problem_active{type="check.unavailable"} 0`,
+		`binlog_sidecar_check_state{check="dump_threads",state="unknown"} 1`,
+		`binlog_sidecar_check_state{check="dump_threads",state="unavailable"} 0`,
+		`binlog_sidecar_check_state{check="dump_thread.zombie",state="ok"} 0`,
+		`binlog_sidecar_check_state{check="dump_thread.flapping (replica side)",state="not_evaluated"} 0`,
+		`binlog_sidecar_mysql_up 0`,
+		`binlog_sidecar_poll_duration_seconds_bucket{le="0.1"} 0`,
+		`binlog_sidecar_poll_duration_seconds_count 0`,
+		`binlog_sidecar_poll_errors_total{read="replica_status"} 0`,
+		`binlog_sidecar_build_info{commit="abc123",goversion="go`,
+		`process_cpu_seconds_total`,
+		`go_goroutines`,
 	}
 	for _, w := range want {
 		if !strings.Contains(body, w) {
@@ -143,8 +155,12 @@ func TestServer_Metrics(t *testing.T) {
 		}
 	}
 	for _, line := range strings.Split(body, "\n") {
-		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "binlog_sidecar_") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "binlog_sidecar_") &&
+			!strings.HasPrefix(line, "process_") && !strings.HasPrefix(line, "go_") {
 			t.Errorf("family without the binlog_sidecar_ prefix: %s", line)
+		}
+		if strings.HasPrefix(line, "binlog_sidecar_process_") || strings.HasPrefix(line, "binlog_sidecar_go_") {
+			t.Errorf("runtime family under the sidecar's prefix: %s", line)
 		}
 	}
 
@@ -159,5 +175,37 @@ func TestServer_Metrics(t *testing.T) {
 	cmd.Stdin = strings.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A check that cannot run is a reason in /readyz (without making it 503:
+// the stream works, and a restart grants nothing), and the text people
+// read is not HTML-escaped.
+func TestServer_ReadyzBlindAndUnescaped(t *testing.T) {
+	now := time.Now()
+	up := stream.Snapshot{At: now, HeartbeatPeriod: time.Second, Connected: true, ConnectedSince: now.Add(-time.Minute), LastReceived: now}
+	blind := health.Problem{Type: health.TypeCheckUnavailable, Subject: "check/dump_threads", Severity: health.SeverityWarning,
+		Summary: "The dump_threads check cannot run.", Remediation: "GRANT PROCESS ON *.* TO 'sidecar'@'%';"}
+	s := New(":0", Sources{
+		Stream: func() stream.Snapshot { return up },
+		Health: func() health.Report {
+			return health.Report{Health: health.StatusDegraded, Problems: []health.Problem{blind}}
+		},
+		Bus:  func() events.Stats { return events.Stats{} },
+		Live: func() error { return nil },
+	}, zerolog.Nop())
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/readyz")
+	want := `"check/dump_threads: The dump_threads check cannot run. (fix: GRANT PROCESS ON *.* TO 'sidecar'@'%';)"`
+	if code != 200 || !strings.Contains(body, want) {
+		t.Errorf("/readyz = %d %s, want 200 with reason %s", code, body, want)
+	}
+
+	down := stream.Snapshot{At: now, HeartbeatPeriod: time.Second, LastError: "binlog off", Hint: "set log_bin=<basename> & restart"}
+	srv2 := testServer(down, nil)
+	defer srv2.Close()
+	if _, body := get(t, srv2.URL+"/readyz"); !strings.Contains(body, "log_bin=<basename> & restart") {
+		t.Errorf("/readyz %s: want the hint as written, not HTML-escaped", body)
 	}
 }

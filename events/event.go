@@ -29,6 +29,7 @@ const (
 	TypeSemisyncDegraded   = "semisync.degraded"
 	TypeSourceUnreachable  = "source.unreachable"
 	TypeHealthChanged      = "health.changed"
+	TypeCheckUnavailable   = "check.unavailable"
 )
 
 // Types lists every short type in the contract's order, so metrics can
@@ -38,7 +39,7 @@ func Types() []string {
 		TypeSidecarStarted, TypeSidecarStopping, TypeStreamStats, TypeStreamDown,
 		TypeStreamStalled, TypeStreamGap, TypeReplicaMissing, TypeReplicaUnknown,
 		TypeDumpThreadZombie, TypeDumpThreadKilled, TypeDumpThreadFlapping,
-		TypeSemisyncDegraded, TypeSourceUnreachable, TypeHealthChanged,
+		TypeSemisyncDegraded, TypeSourceUnreachable, TypeHealthChanged, TypeCheckUnavailable,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 var problemTypes = []string{
 	events.TypeStreamDown, events.TypeStreamStalled, events.TypeReplicaMissing, events.TypeReplicaUnknown,
 	events.TypeDumpThreadZombie, events.TypeDumpThreadFlapping, events.TypeSemisyncDegraded, events.TypeSourceUnreachable,
+	events.TypeCheckUnavailable,
 }
 
 // oneOfEach returns an event of every type in events.Types.

@@ -97,6 +97,7 @@ type Monitor struct {
 	killed   map[uint64]bool
 	dns      map[string]dnsEntry
 	readErrs map[Read]string
+	polls    PollStats
 }
 
 type dnsEntry struct {
@@ -123,9 +124,10 @@ func NewMonitor(o Options, p Prober, log zerolog.Logger) *Monitor {
 	}
 	m := &Monitor{opts: o, probe: p, log: log.With().Str("component", "health").Logger(),
 		rules:  Rules{SelfServerID: o.SelfServerID, ZombieGrace: o.ZombieGrace, FlapWindow: o.FlapWindow, FlapCount: o.FlapCount},
-		killed: map[uint64]bool{}, dns: map[string]dnsEntry{}, readErrs: map[Read]string{}}
+		killed: map[uint64]bool{}, dns: map[string]dnsEntry{}, readErrs: map[Read]string{}, polls: newPollStats()}
 	initial := Report{Health: StatusOK, Checks: map[string]Check{}, Problems: []Problem{},
-		Counts: Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()), Problems: zeroCounts(ProblemTypes())}}
+		Counts: Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()), Problems: zeroCounts(ProblemTypes()),
+			Polls: m.polls.clone()}}
 	for _, t := range ProblemTypes() {
 		initial.Checks[t] = Check{State: CheckUnknown, Reason: "no poll yet"}
 	}
@@ -157,6 +159,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 // poll is one round: observe, resolve, probe, evaluate, act.
 func (m *Monitor) poll(ctx context.Context) {
+	start := time.Now()
 	obs := m.probe.Observe(ctx)
 	if ctx.Err() != nil {
 		return // shutting down: a cancelled poll is not evidence
@@ -192,6 +195,8 @@ func (m *Monitor) poll(ctx context.Context) {
 		rep.DumpThreads, rep.Replicas = prev.DumpThreads, prev.Replicas
 		rep.Counts.DumpThreads, rep.Counts.Replicas = prev.Counts.DumpThreads, prev.Counts.Replicas
 	}
+	m.polls.observe(time.Since(start), obs)
+	rep.Counts.MySQLUp, rep.Counts.Polls = obs.Up(), m.polls.clone()
 	m.report.Store(&rep)
 	for _, tr := range trs {
 		m.logTransition(tr)

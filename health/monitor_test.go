@@ -150,3 +150,32 @@ func TestMonitor_handshakes_unresolvedWhileProbing(t *testing.T) {
 		t.Errorf("got %d results, %d unresolved; want 100 and 50", len(got), unresolved)
 	}
 }
+
+// The monitor counts its polls and each read's failures, and says whether
+// the server could be queried; every read is present from the start.
+func TestMonitor_pollStats(t *testing.T) {
+	blind := connected
+	blind.failed = []Read{ReadDumpThreads}
+	down := connected
+	down.failed = Reads()
+	f := &fakeProber{polls: []poll{connected, blind, down}, answered: true}
+	m := NewMonitor(Options{PollInterval: pollStep, SelfServerID: selfID, Resolver: fakeResolver{"db-2.test": {"10.0.0.2"}}}, f, zerolog.Nop())
+	if p := m.Report().Counts.Polls; len(p.ReadErrors) != len(Reads()) || len(p.Buckets) != len(PollDurationBuckets) || m.Report().Counts.MySQLUp {
+		t.Fatalf("before the first poll: %+v, up %v", p, m.Report().Counts.MySQLUp)
+	}
+	var up []bool
+	for range 3 {
+		m.poll(context.Background())
+		up = append(up, m.Report().Counts.MySQLUp)
+	}
+	p := m.Report().Counts.Polls
+	if !reflect.DeepEqual(up, []bool{true, true, false}) {
+		t.Errorf("mysql up per poll %v, want true true false", up)
+	}
+	if p.Count != 3 || p.Buckets[len(p.Buckets)-1] != 3 {
+		t.Errorf("poll count %d, last bucket %d; want 3 and 3", p.Count, p.Buckets[len(p.Buckets)-1])
+	}
+	if p.ReadErrors[string(ReadDumpThreads)] != 2 || p.ReadErrors[string(ReadVariables)] != 1 {
+		t.Errorf("read errors %v, want dump_threads 2, variables 1", p.ReadErrors)
+	}
+}

@@ -40,12 +40,27 @@ type ReadResult struct {
 	// MissingPrivilege names the grant the read lacks; its checks are then
 	// unavailable rather than unknown.
 	MissingPrivilege string `json:"missing_privilege,omitempty"`
+	// Grant is the privilege that lets the read run on this flavor and
+	// version (what to GRANT when MissingPrivilege is set): the server's
+	// message may name several, e.g. SUPER or BINLOG MONITOR.
+	Grant string `json:"grant,omitempty"`
+	// Code is the server's error number when the server answered the read
+	// with an error (e.g. 1146, a missing table); 0 for a network failure.
+	Code uint16 `json:"code,omitempty"`
+	// Skipped is set when the read was not tried on its own: an earlier
+	// read of the poll lost the connection, or the server's version (which
+	// picks the statement) is unknown. It is evidence of nothing.
+	Skipped bool `json:"skipped,omitempty"`
 	// FallbackFrom is the error of the preferred statement when a fallback ran.
 	FallbackFrom string `json:"fallback_from,omitempty"`
 }
 
 // OK reports whether the read ran and succeeded.
 func (r ReadResult) OK() bool { return !r.At.IsZero() && r.Err == "" && r.MissingPrivilege == "" }
+
+// answered reports whether the server answered the read, with rows or
+// with an error of its own.
+func (r ReadResult) answered() bool { return r.OK() || r.Code != 0 || r.MissingPrivilege != "" }
 
 // Observation is one poll of the server's replication state: raw values as
 // read, normalised across flavors and versions, with the SQL that produced
@@ -57,7 +72,11 @@ type Observation struct {
 	Server Server `json:"server"`
 	// User is the account the probe logged in as: the sidecar's own, which
 	// its binlog stream uses too.
-	User              string `json:"user"`
+	User string `json:"user"`
+	// Account is the account the server authenticated, as CURRENT_USER()
+	// names it ('sidecar'@'%'); empty when not known. GRANT statements in
+	// remediation name it.
+	Account           string `json:"account,omitempty"`
 	PerformanceSchema bool   `json:"performance_schema"`
 
 	Variables   map[string]string `json:"variables,omitempty"` // raw, as read
@@ -75,6 +94,28 @@ type Observation struct {
 
 // Read returns the result of one read; the zero value when it did not run.
 func (o Observation) Read(r Read) ReadResult { return o.Reads[r] }
+
+// Up reports whether the sidecar could query the server in this poll (any
+// read succeeded): binlog_sidecar_mysql_up.
+func (o Observation) Up() bool {
+	for _, r := range o.Reads {
+		if r.OK() {
+			return true
+		}
+	}
+	return false
+}
+
+// answered reports whether the server answered any read of the poll, with
+// rows or with an error of its own.
+func (o Observation) answered() bool {
+	for _, r := range o.Reads {
+		if r.answered() {
+			return true
+		}
+	}
+	return false
+}
 
 // Queries is the number of statements the poll ran on the server.
 func (o Observation) Queries() int {

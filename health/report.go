@@ -109,6 +109,10 @@ type Counts struct {
 	SemiSyncClients      uint64
 	SemiSyncWaitSessions uint64
 	Problems             map[string]int // active, by ProblemTypes
+	// MySQLUp is true when the last poll could query the server.
+	MySQLUp bool
+	// Polls are the monitor's cumulative poll figures (zero from the rules).
+	Polls PollStats
 }
 
 type killCandidate struct {

@@ -145,6 +145,7 @@ type eval struct {
 	now      time.Time
 	words    words
 	checks   map[string]Check
+	needs    map[string][]Read // the reads each check declared it needs
 	findings []finding
 	touched  map[string]bool
 }
@@ -156,7 +157,7 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 	r = r.withDefaults()
 	m := prev.clone()
 	e := &eval{Rules: r, m: &m, in: in, o: in.Observation, now: now, words: wordsFor(in.Observation.Server),
-		checks: map[string]Check{}, touched: map[string]bool{}}
+		checks: map[string]Check{}, needs: map[string][]Read{}, touched: map[string]bool{}}
 	e.t = identify(e.o, in.Inventory, in.Resolved, r.SelfServerID, in.SelfThreadID)
 
 	e.streamDown()
@@ -167,6 +168,7 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 	e.dumpThreadFlapping()
 	e.semiSyncDegraded()
 	e.sourceUnreachable()
+	e.checkUnavailable() // last: it looks at what the others needed
 
 	for k := range m.streaks {
 		if e.touched[k] {
@@ -227,6 +229,7 @@ func (e *eval) streak(key string) streak {
 // need reports whether the reads a check depends on succeeded; if not, the
 // check is unknown or, for a missing privilege, unavailable.
 func (e *eval) need(typ string, reads ...Read) bool {
+	e.needs[typ] = append(e.needs[typ], reads...)
 	c, ok := readsCheck(e.o, reads...)
 	if !ok {
 		e.checks[typ] = c

@@ -46,6 +46,7 @@ func (p poll) input(i int, inv []inventory.Entry) Input {
 	if o.Server == (Server{}) {
 		o.Server = mariadb
 	}
+	o.SemiSync = SemiSync{Available: true, Prefix: "rpl_semi_sync_master"} // built in, off (MariaDB's default)
 	if p.semi != nil {
 		o.SemiSync = *p.semi
 	}
@@ -178,9 +179,10 @@ func TestRules_Evaluate(t *testing.T) {
 		{"a failed read does not restart the count before firing", inv2,
 			[]poll{gone, goneButBlind, gone},
 			[][]string{none, none, {"firing replica.missing replica/db-2.test:3306 warning"}}},
-		{"a missing privilege neither fires nor resolves", inv2,
+		{"a missing privilege is check.unavailable at once and neither fires nor resolves the checks that need the read", inv2,
 			[]poll{gone, gone, deniedHosts, connected},
-			[][]string{none, {"firing replica.missing replica/db-2.test:3306 warning"}, none, {"resolved replica.missing replica/db-2.test:3306 warning"}}},
+			[][]string{none, {"firing replica.missing replica/db-2.test:3306 warning"}, {"firing check.unavailable check/replica_hosts warning"},
+				{"resolved check.unavailable check/replica_hosts warning", "resolved replica.missing replica/db-2.test:3306 warning"}}},
 		{"a replica outside the inventory is unknown at once", inv2,
 			[]poll{unknownExtra, connected},
 			[][]string{{"firing replica.unknown replica/10.0.0.3:3307 warning"}, {"resolved replica.unknown replica/10.0.0.3:3307 warning"}}},
@@ -352,7 +354,7 @@ func TestRules_Evaluate_counts(t *testing.T) {
 		Replicas:        map[string]int{ReplicaExpected: 2, ReplicaConnected: 1, ReplicaMissing: 1, ReplicaUnknown: 1, ReplicaZombie: 0},
 		SemiSyncClients: 1, SemiSyncWaitSessions: 2,
 		Problems: map[string]int{TypeStreamDown: 0, TypeStreamStalled: 0, TypeReplicaMissing: 0, TypeReplicaUnknown: 1,
-			TypeDumpThreadZombie: 0, TypeDumpThreadFlapping: 0, TypeSemiSyncDegraded: 0, TypeSourceUnreachable: 0},
+			TypeDumpThreadZombie: 0, TypeDumpThreadFlapping: 0, TypeSemiSyncDegraded: 0, TypeSourceUnreachable: 0, TypeCheckUnavailable: 0},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("counts:\n got %+v\nwant %+v", got, want)
@@ -529,7 +531,8 @@ func TestRules_Evaluate_flappingWithoutChannelRead(t *testing.T) {
 	for _, p := range trs {
 		got = append(got, p...)
 	}
-	want := []string{"firing dump_thread.flapping replica/server_id:5 warning", "resolved dump_thread.flapping replica/server_id:5 warning"}
+	want := []string{"firing check.unavailable check/replica_status warning",
+		"firing dump_thread.flapping replica/server_id:5 warning", "resolved dump_thread.flapping replica/server_id:5 warning"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("transitions %v, want %v", got, want)
 	}

@@ -25,7 +25,7 @@ const TypeDumpThreadKilled = "dump_thread.killed"
 // value from the start.
 func ProblemTypes() []string {
 	return []string{TypeStreamDown, TypeStreamStalled, TypeReplicaMissing, TypeReplicaUnknown,
-		TypeDumpThreadZombie, TypeDumpThreadFlapping, TypeSemiSyncDegraded, TypeSourceUnreachable}
+		TypeDumpThreadZombie, TypeDumpThreadFlapping, TypeSemiSyncDegraded, TypeSourceUnreachable, TypeCheckUnavailable}
 }
 
 // The evidence.reason values of semisync.degraded.
@@ -96,6 +96,23 @@ const (
 	CheckUnavailable  = "unavailable"   // a read it needs lacks a privilege
 	CheckNotEvaluated = "not_evaluated" // e.g. no inventory configured
 )
+
+// CheckStates lists every check state, the `state` label of
+// binlog_sidecar_check_state.
+func CheckStates() []string {
+	return []string{CheckOK, CheckFiring, CheckUnknown, CheckUnavailable, CheckNotEvaluated}
+}
+
+// CheckNames lists every check a report can carry: each rule (by problem
+// type, and the replica-side half of flapping) and each read. The `check`
+// label of binlog_sidecar_check_state; bounded.
+func CheckNames() []string {
+	out := append(ProblemTypes(), TypeDumpThreadFlapping+channelCheck)
+	for _, r := range Reads() {
+		out = append(out, string(r))
+	}
+	return out
+}
 
 // severityOf is the contract's default severity of each problem type;
 // semisync.degraded is critical only for commits_waiting.

@@ -103,6 +103,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		Stream: meter.Snapshot, Health: monitor.Report, Bus: sink.Stats,
 		Live:    func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
 		History: hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
+		Build: api.BuildInfo{Version: version, Commit: commit},
 	}, log)
 
 	runCtx, cancel := context.WithCancel(ctx)

@@ -54,6 +54,11 @@ type Probe struct {
 	known  bool
 	ps     bool
 	privs  map[string]bool // the account's global privileges; nil if unknown
+	// account is CURRENT_USER() as 'user'@'host', for GRANT statements.
+	account string
+	// regrant is set while a read lacks a privilege: each poll then
+	// reconnects (quietly) to pick up a GRANT.
+	regrant bool
 	// lost is why the connection failed earlier in this poll: the reads
 	// after it fail at once instead of each waiting out a timeout.
 	lost error
@@ -107,7 +112,7 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 			o.Binlog.GTID = g
 		}
 	}
-	o.Server, o.PerformanceSchema = p.server, p.ps
+	o.Server, o.PerformanceSchema, o.Account = p.server, p.ps, p.account
 	status, _ := p.read(ctx, &o, health.ReadStatus, func(rs Rowset) (any, error) { return mapNameValues(rs) })
 	if status != nil {
 		o.Status = status.(map[string]string)
@@ -135,6 +140,15 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 		o.Channels = v.([]health.Channel)
 	}
 	o.Took = time.Since(start)
+	p.regrant = false
+	for _, r := range o.Reads {
+		p.regrant = p.regrant || r.MissingPrivilege != ""
+	}
+	if p.regrant {
+		// A server applies new global grants to new connections only: the
+		// next poll reconnects, so a GRANT ends check.unavailable.
+		p.drop()
+	}
 	return o
 }
 
@@ -147,8 +161,15 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 	defer func() { o.Reads[r] = res }()
 	cands := candidates(r, p.server.Flavor, health.ParseVersion(p.server.Version), p.ps)
 	if r != health.ReadVariables && !p.known {
-		res.Err = "server flavor and version unknown (variables not read)"
+		res.Err, res.Skipped = "server flavor and version unknown (variables not read)", true
 		return nil, false
+	}
+	if p.lost != nil {
+		res.Err, res.Skipped = fmt.Sprintf("connection lost earlier in this poll: %v", p.lost), true
+		return nil, false
+	}
+	if len(cands) > 0 {
+		res.Grant = cands[0].priv // the preferred statement's grant on this version
 	}
 	for i, st := range cands {
 		if msg, skip := p.unsupported[st.sql]; skip && i+1 < len(cands) {
@@ -179,7 +200,10 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 			continue
 		case errors.As(err, &myErr) && privilegeErrors[myErr.Code]:
 			res.MissingPrivilege = missingPrivilege(myErr, st.priv)
-			res.Err = err.Error()
+			res.Err, res.Code = err.Error(), myErr.Code
+			return nil, false
+		case errors.As(err, &myErr):
+			res.Err, res.Code = err.Error(), myErr.Code
 			return nil, false
 		default:
 			res.Err = err.Error()
@@ -315,7 +339,11 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	}
 	p.conn = c
 	p.unsupported = map[string]string{} // grants or settings may have changed
-	p.log.Info().Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
+	lvl := p.log.Info()
+	if p.regrant {
+		lvl = p.log.Debug()
+	}
+	lvl.Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
 	p.privs = nil
 	if res, err := c.Execute(sqlPrivileges); err == nil {
 		p.privs = map[string]bool{}
@@ -329,7 +357,28 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 		p.drop()
 		return fmt.Errorf("read privileges: %w", err)
 	}
+	p.account = ""
+	if res, err := c.Execute(sqlCurrentUser); err == nil {
+		if rs := toRowset(res); len(rs.Rows) == 1 && len(rs.Rows[0]) == 1 && rs.Rows[0][0] != nil {
+			p.account = quoteAccount(*rs.Rows[0][0])
+		}
+		res.Close()
+	} else if !errors.As(err, new(*gomysql.MyError)) {
+		p.drop()
+		return fmt.Errorf("read current user: %w", err)
+	}
 	return nil
+}
+
+// quoteAccount turns CURRENT_USER()'s user@host into 'user'@'host', the
+// form a GRANT statement takes.
+func quoteAccount(cu string) string {
+	i := strings.LastIndexByte(cu, '@')
+	if i < 0 {
+		return ""
+	}
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	return q(cu[:i]) + "@" + q(cu[i+1:])
 }
 
 func (p *Probe) drop() {

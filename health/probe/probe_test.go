@@ -58,12 +58,16 @@ func TestProbe_Observe_missingPrivilege(t *testing.T) {
 	tests := []struct {
 		user, password string
 		want           map[health.Read]string // read -> missing privilege
+		grants         map[health.Read]string // read -> what check.unavailable says to grant
 	}{
-		{"sidecar", "sidecar", map[health.Read]string{}},
-		{"nomadmin", "x", map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN"}},
-		{"noproc", "x", map[health.Read]string{health.ReadDumpThreads: "PROCESS"}},
+		{"sidecar", "sidecar", map[health.Read]string{}, nil},
+		{"nomadmin", "x", map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN"},
+			map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN"}},
+		{"noproc", "x", map[health.Read]string{health.ReadDumpThreads: "PROCESS"},
+			map[health.Read]string{health.ReadDumpThreads: "PROCESS"}},
 		{"norepl", "norepl", map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN",
-			health.ReadChannels: "one of SUPER, SLAVE MONITOR"}},
+			health.ReadChannels: "one of SUPER, SLAVE MONITOR"},
+			map[health.Read]string{health.ReadReplicaHosts: "REPLICATION MASTER ADMIN", health.ReadChannels: "SLAVE MONITOR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
@@ -81,8 +85,21 @@ func TestProbe_Observe_missingPrivilege(t *testing.T) {
 			rules := health.Rules{SelfServerID: 4000000001}
 			_, trs, rep := rules.Evaluate(health.Memory{}, health.Input{Observation: o, InventoryConfigured: true,
 				Inventory: []inventory.Entry{{Host: "127.0.0.1", Port: r.Port}}}, o.At)
-			if len(trs) != 0 {
-				t.Errorf("transitions: got %+v, want none", trs)
+			fixes := map[health.Read]string{}
+			for _, tr := range trs {
+				if tr.Problem.Type != health.TypeCheckUnavailable {
+					t.Errorf("transition %s %s, want only check.unavailable", tr.Problem.Type, tr.Problem.Subject)
+					continue
+				}
+				fixes[health.Read(strings.TrimPrefix(tr.Problem.Subject, "check/"))] = tr.Problem.Remediation
+			}
+			if len(fixes) != len(tt.grants) {
+				t.Errorf("check.unavailable fixes %v, want one for each of %v", fixes, tt.grants)
+			}
+			for read, grant := range tt.grants {
+				if want := "GRANT " + grant + " ON *.* TO '" + tt.user + "'@'"; !strings.HasPrefix(fixes[read], want) {
+					t.Errorf("check/%s fix %q, want it to start %q", read, fixes[read], want)
+				}
 			}
 			for read, priv := range tt.want {
 				if c := rep.Checks[string(read)]; c.State != health.CheckUnavailable || !strings.Contains(c.Reason, "missing privilege "+priv) {
@@ -99,6 +116,27 @@ func TestProbe_Observe_missingPrivilege(t *testing.T) {
 				t.Errorf("replica.missing: got %+v, want unavailable", rep.Checks[health.TypeReplicaMissing])
 			}
 		})
+	}
+}
+
+// A GRANT ends the blindness on the next poll: the server applies global
+// grants to new connections only, so the probe reconnects while blind.
+func TestProbe_Observe_grantTakesEffect(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	testdb.StartReplica(t, p, testdb.Options{})
+	p.Exec(t, "SET sql_log_bin=0")
+	p.Exec(t, "CREATE USER latergrant@'%' IDENTIFIED BY 'x'")
+	p.Exec(t, "GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SLAVE MONITOR ON *.* TO latergrant@'%'")
+	p.Exec(t, "SET sql_log_bin=1")
+	pr := newProbe(t, p, "latergrant", "x")
+	o := pr.Observe(context.Background())
+	if got := o.Read(health.ReadDumpThreads); got.MissingPrivilege != "PROCESS" || len(o.DumpThreads) != 0 {
+		t.Fatalf("before the grant: %+v, %d threads; want PROCESS missing and no thread seen", got, len(o.DumpThreads))
+	}
+	p.Exec(t, "GRANT PROCESS ON *.* TO latergrant@'%'")
+	o = pr.Observe(context.Background())
+	if got := o.Read(health.ReadDumpThreads); !got.OK() || len(o.DumpThreads) != 1 {
+		t.Errorf("after the grant: %+v, %d threads; want the replica's thread", got, len(o.DumpThreads))
 	}
 }
 

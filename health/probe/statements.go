@@ -55,6 +55,9 @@ GROUP BY p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE`
 	// account's own threads, so that gap cannot be told from an error.
 	sqlPrivileges = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`
 	sqlKill       = `KILL %d`
+	// sqlCurrentUser names the account the server authenticated, once per
+	// connection, so remediation can print the exact GRANT statement.
+	sqlCurrentUser = `SELECT CURRENT_USER()`
 )
 
 // Privileges the reads need, by flavor (replication-signals.md §6.1).
