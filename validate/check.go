@@ -146,16 +146,24 @@ var (
 )
 
 // assignRoles decides which servers are sources and which are replicas.
-// A replica: semi-sync replica on, read_only or super_read_only on,
-// skip_slave_start, or (with several files) its report_host listed in the
-// inventory. A source:
-// semi-sync source on, or a live server (the sidecar reads its binlog).
-// Then, for servers that are no replica: with an inventory they are its
-// source; without one, if several files were given and exactly one is no
-// replica, that one is the source; a single file with the sidecar's
-// configuration known is the server the sidecar reads.
+// A role given by the caller (--role) wins. Otherwise, from the files
+// alone (never from the sidecar's settings, which say nothing about which
+// file is which): a replica has semi-sync replica on, read_only or
+// super_read_only on, skip_slave_start, or (with several files) its
+// report_host listed in the inventory. A source: semi-sync source on, or a
+// live server (the sidecar reads its binlog). Then, for servers that are no
+// replica: with an inventory they are its source; without one, if several
+// files were given and exactly one is no replica, that one is the source.
 func (c *checker) assignRoles() {
 	for _, v := range c.views {
+		switch v.srv.Role {
+		case RoleSource:
+			v.source, v.role = true, "source (--role source)"
+			continue
+		case RoleReplica:
+			v.replica = true
+			continue
+		}
 		if on, o, ok := c.flag(v, "V6", semiSourceOn...); ok && on {
 			v.source, v.role = true, fmt.Sprintf("semi-sync source (%s=%s at %s)", o.Raw, o.Value, o.Where())
 		}
@@ -179,7 +187,7 @@ func (c *checker) assignRoles() {
 	}
 	var nonReplicas []*Server
 	for _, s := range c.serverList() {
-		if !servers[s] && !s.Live {
+		if !servers[s] && !s.Live && s.Role == RoleAuto {
 			nonReplicas = append(nonReplicas, s)
 		}
 	}
@@ -189,14 +197,12 @@ func (c *checker) assignRoles() {
 		role = "source of the replicas in " + c.in.InventoryFile
 	case files > 1 && len(nonReplicas) == 1:
 		role = "source (the only server that is no replica)"
-	case files == 1 && c.in.Sidecar != nil:
-		role = "source the sidecar reads"
 	}
 	if role == "" {
 		return
 	}
 	for _, v := range c.views {
-		if !servers[v.srv] && !v.srv.Live && !v.source && (c.in.HasInventory || len(nonReplicas) == 1) {
+		if !servers[v.srv] && !v.srv.Live && v.srv.Role == RoleAuto && !v.source && (c.in.HasInventory || len(nonReplicas) == 1) {
 			v.source, v.role = true, role
 		}
 	}

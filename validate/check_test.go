@@ -65,6 +65,7 @@ func TestCheck(t *testing.T) {
 		give    []string
 		inv     string
 		sidecar *Sidecar
+		role    Role // of every file
 		want    []string
 	}{
 		{name: "server_id unset", check: "V1", give: []string{"V1/fail-unset.cnf"}, want: []string{"error V1/fail-unset.cnf:0"}},
@@ -132,9 +133,14 @@ func TestCheck(t *testing.T) {
 		{name: "MariaDB 11.4 variable on MySQL", check: "V18", give: []string{"V18/fail-mysql.cnf"}, want: []string{"error V18/fail-mysql.cnf:4"}},
 		{name: "purge needs one of two", check: "V18", give: []string{"V18/pass.cnf"}, inv: "V13/pass.txt"},
 
-		{name: "sidecar flavor and variables", check: "V19", give: []string{"V19/mariadb.cnf"},
+		{name: "sidecar flavor and variables", check: "V19", give: []string{"V19/mariadb.cnf"}, role: RoleSource,
 			sidecar: &Sidecar{ServerID: 4000000001, Flavor: "mysql", Problems: []string{"SIDECAR_HEARTBEAT_PERIOD: 45s: want at most 30s"}},
 			want:    []string{"error SIDECAR_HEARTBEAT_PERIOD:0", "error V19/mariadb.cnf:0"}},
+		{name: "sidecar flavor of an auto-role file that shows no role", check: "V19", give: []string{"V19/mariadb.cnf"},
+			sidecar: &Sidecar{ServerID: 4000000001, Flavor: "mysql"}},
+		{name: "binlog off: nothing to do on a replica by --role", check: "V3", give: []string{"V3/fail-unknown-role.cnf"}, role: RoleReplica},
+		{name: "binlog off: an error on a source by --role", check: "V3", give: []string{"V3/fail-unknown-role.cnf"}, role: RoleSource,
+			want: []string{"error V3/fail-unknown-role.cnf:4"}},
 		{name: "sidecar flavor matches", check: "V19", give: []string{"V19/mariadb.cnf"}, sidecar: &Sidecar{ServerID: 4000000001, Flavor: "mariadb"}},
 
 		{name: "clean topology: infos only", check: "", give: []string{"good/primary.cnf", "good/replica.cnf"}, inv: "good/inventory.txt",
@@ -142,7 +148,11 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.check+" "+tt.name, func(t *testing.T) {
-			all := Check(input(t, tt.give, tt.inv, tt.sidecar))
+			in := input(t, tt.give, tt.inv, tt.sidecar)
+			for i := range in.Servers {
+				in.Servers[i].Role = tt.role
+			}
+			all := Check(in)
 			got := all
 			if tt.check != "" {
 				got = only(all, tt.check)

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,30 @@ type Server struct {
 	Version string      // known version ("10.11.19-MariaDB"); "": from version groups
 	Live    bool        // values read from a running server
 	Addr    string      // host:port the server is reached at, when known
+	// Role is what the server is, when the caller knows (sidecar validate
+	// --role); RoleAuto infers it from the file itself.
+	Role Role
+}
+
+// Role is a server's part in replication.
+type Role string
+
+// Roles; the zero value is RoleAuto.
+const (
+	RoleAuto    Role = ""
+	RoleSource  Role = "source"
+	RoleReplica Role = "replica"
+)
+
+// ParseRole reads a --role value: source, replica or auto.
+func ParseRole(s string) (Role, error) {
+	switch s {
+	case "auto":
+		return RoleAuto, nil
+	case string(RoleSource), string(RoleReplica):
+		return Role(s), nil
+	}
+	return RoleAuto, fmt.Errorf("role %q: want source, replica or auto", s)
 }
 
 // LiveServer turns a running server's global variables (lower-case names,

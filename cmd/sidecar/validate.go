@@ -33,13 +33,21 @@ const sqlGlobalVariables = "SHOW GLOBAL VARIABLES"
 // liveTimeout bounds connecting to and reading from the server for --live.
 const liveTimeout = 10 * time.Second
 
-const validateUsage = `usage: sidecar validate [--format text|json] [--inventory FILE] [--live] [--sidecar-server-id N] FILE...
+const validateUsage = `usage: sidecar validate [--role source|replica|auto] [--format text|json] [--inventory FILE] [--live] [--sidecar-server-id N] FILE...
 
 Checks MySQL/MariaDB option files (one per server of a topology) for
 replication misconfiguration. Exit 0: no error; 1: error findings; 2: could not run.
+
+  --role source|replica|auto  judge every FILE as a source or a replica; auto (the
+                              default) reads the role from the files themselves
+  --format text|json          the report's form (default text)
+  --inventory FILE            the source's expected replicas, one host[:port][ semisync] a line
+  --live                      also check the server named by SIDECAR_MYSQL_*
+  --sidecar-server-id N       the sidecar's server_id, checked for uniqueness
 `
 
 type validateArgs struct {
+	role      validate.Role
 	format    string
 	inventory string
 	live      bool
@@ -54,6 +62,7 @@ func parseValidateArgs(args []string) (validateArgs, error) {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&a.format, "format", "text", "text or json")
+	role := fs.String("role", "auto", "source, replica or auto")
 	fs.StringVar(&a.inventory, "inventory", "", "expected replicas, one `host[:port][ semisync]` a line")
 	fs.BoolVar(&a.live, "live", false, "also check the server named by SIDECAR_MYSQL_*")
 	fs.UintVar(&a.sidecarID, "sidecar-server-id", 0, "the sidecar's server_id, checked for uniqueness")
@@ -71,6 +80,10 @@ func parseValidateArgs(args []string) (validateArgs, error) {
 			break
 		}
 		a.files, rest = append(a.files, next[0]), next[1:]
+	}
+	var err error
+	if a.role, err = validate.ParseRole(*role); err != nil {
+		return a, fmt.Errorf("--%w", err)
 	}
 	switch {
 	case a.format != "text" && a.format != "json":
@@ -117,8 +130,8 @@ func validateCommand(ctx context.Context, args, environ []string, stdout, stderr
 }
 
 // validateInput reads the files, the inventory, the sidecar's settings
-// (only when some SIDECAR_* variable is set, so a Puppet run on a database
-// host is judged on the files alone) and, with --live, the server.
+// (only when some SIDECAR_* variable is set; they never decide a file's
+// role, --role or the file itself does) and, with --live, the server.
 func validateInput(ctx context.Context, a validateArgs, environ []string) (validate.Input, error) {
 	var in validate.Input
 	for _, path := range a.files {
@@ -126,7 +139,7 @@ func validateInput(ctx context.Context, a validateArgs, environ []string) (valid
 		if err != nil {
 			return in, err
 		}
-		in.Servers = append(in.Servers, validate.Server{Name: path, File: f})
+		in.Servers = append(in.Servers, validate.Server{Name: path, File: f, Role: a.role})
 	}
 	if a.inventory != "" {
 		entries, err := inventory.ReadFile(a.inventory) // the daemon reads the same format

@@ -76,6 +76,12 @@ func TestValidateCommand(t *testing.T) {
 		{name: "missing file", give: []string{fixture("nope.cnf")}, wantCode: 2, wantOut: "no such file or directory"},
 		{name: "bad inventory", give: []string{fixture("good/primary.cnf"), "--inventory", fixture("good/primary.cnf")}, wantCode: 2, wantOut: "primary.cnf:3: host is not a host name"},
 		{name: "bad flag", give: []string{"--formt", "json", fixture("good/primary.cnf")}, wantCode: 2, wantOut: "usage: sidecar validate"},
+		{name: "unrelated sidecar variables do not make a file a source", give: []string{fixture("V3/fail-unknown-role.cnf")},
+			environ: []string{"SIDECAR_INSTANCE=db-1", "SIDECAR_NATS_URL=none"}, wantCode: 0, wantOut: "warning [V3]"},
+		{name: "--role source", give: []string{"--role", "source", fixture("V3/fail-unknown-role.cnf")},
+			environ: []string{"SIDECAR_INSTANCE=db-1"}, wantCode: 1, wantOut: "error [V3]"},
+		{name: "--role replica", give: []string{"--role=replica", fixture("V3/fail-unknown-role.cnf")}, wantCode: 0, wantOut: "this replica sets no report_host"},
+		{name: "bad role", give: []string{"--role", "primary", fixture("good/primary.cnf")}, wantCode: 2, wantOut: `--role "primary": want source, replica or auto`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
