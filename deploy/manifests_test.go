@@ -2,13 +2,12 @@ package deploy
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,13 +17,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/binlog-sidecar/binlog-sidecar/api"
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
-// families are the metric families contract.md requires, as exposed.
+// families are the sidecar's metric families by type: the contract's, the
+// ones 0.1.0 added, and the new ones of 0.2.0 (TestDatadog_scrape checks
+// that everything a running sidecar exposes is here). The process_* and go_*
+// runtime families are matched by prefix, not listed.
 var families = map[string]string{
 	"binlog_sidecar_stream_events_total": "counter", "binlog_sidecar_stream_bytes_total": "counter",
 	"binlog_sidecar_stream_rows_total": "counter", "binlog_sidecar_stream_transactions_total": "counter",
@@ -34,7 +50,22 @@ var families = map[string]string{
 	"binlog_sidecar_semisync_waiting_sessions": "gauge", "binlog_sidecar_problem_active": "gauge",
 	"binlog_sidecar_health_status": "gauge", "binlog_sidecar_events_published_total": "counter",
 	"binlog_sidecar_events_pending": "gauge", "binlog_sidecar_events_dropped_total": "counter",
+	// 0.1.0 additions.
+	"binlog_sidecar_stream_rotations_total": "counter", "binlog_sidecar_stream_behind_bytes": "gauge",
+	"binlog_sidecar_stream_stalled": "gauge", "binlog_sidecar_stream_gaps_total": "counter",
+	"binlog_sidecar_stream_last_received_timestamp_seconds": "gauge",
+	"binlog_sidecar_stream_transaction_bytes":               "histogram", "binlog_sidecar_stream_transaction_rows": "histogram",
+	"binlog_sidecar_events_bus_connected": "gauge",
+	// 0.2.0.
+	"binlog_sidecar_check_state": "gauge", "binlog_sidecar_mysql_up": "gauge",
+	"binlog_sidecar_poll_duration_seconds": "histogram", "binlog_sidecar_poll_errors_total": "counter",
+	"binlog_sidecar_build_info":            "gauge",
+	"binlog_sidecar_canary_commit_seconds": "histogram", "binlog_sidecar_canary_delivery_seconds": "histogram",
 }
+
+// runtimeFamily: the sidecar's own process and Go runtime figures
+// (unprefixed from 0.2.0, binlog_sidecar_-prefixed before).
+var runtimeFamily = regexp.MustCompile(`^(binlog_sidecar_)?(process|go)_`)
 
 // configVars reads every SIDECAR_* variable and its default from the
 // config struct's tags in cmd/sidecar/config.go, the single source of truth.
@@ -121,151 +152,164 @@ func TestEnvExample(t *testing.T) {
 	}
 }
 
-type k8sContainer struct {
-	Name  string   `yaml:"name"`
-	Image string   `yaml:"image"`
-	Args  []string `yaml:"args"`
-	Env   []struct {
-		Name      string         `yaml:"name"`
-		Value     string         `yaml:"value"`
-		ValueFrom map[string]any `yaml:"valueFrom"`
-	} `yaml:"env"`
-	Ports []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
-	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
-	Resources      struct {
-		Requests map[string]string `yaml:"requests"`
-		Limits   map[string]string `yaml:"limits"`
-	} `yaml:"resources"`
-	SecurityContext struct {
-		RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
-		RunAsUser                int64 `yaml:"runAsUser"`
-		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
-		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-	} `yaml:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
-}
-
-type k8sProbe struct {
-	HTTPGet *struct {
-		Path string `yaml:"path"`
-		Port any    `yaml:"port"`
-	} `yaml:"httpGet"`
-}
-
-type k8sVolume struct {
-	Name      string         `yaml:"name"`
-	EmptyDir  map[string]any `yaml:"emptyDir"`
-	Secret    map[string]any `yaml:"secret"`
-	ConfigMap map[string]any `yaml:"configMap"`
-}
-
-type k8sDoc struct {
-	Kind string            `yaml:"kind"`
-	Data map[string]string `yaml:"data"`
-	Spec struct {
-		Template struct {
-			Metadata struct {
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"metadata"`
-			Spec struct {
-				InitContainers []k8sContainer `yaml:"initContainers"`
-				Containers     []k8sContainer `yaml:"containers"`
-				Volumes        []k8sVolume    `yaml:"volumes"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-func decodeAll(t *testing.T, path string) []k8sDoc {
+// k8sObjects decodes every document of a manifest strictly into its
+// Kubernetes API type, as the API server would: an unknown or misspelt
+// field, a duplicate key or a wrong type is an error (a schema download
+// cannot work here, the Go types are the schema).
+func k8sObjects(t *testing.T, path string) []runtime.Object {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var docs []k8sDoc
-	for {
-		var d k8sDoc
-		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-			return docs
-		} else if err != nil {
-			t.Fatalf("%s: %v", path, err)
+	var objs []runtime.Object
+	for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
+		var tm metav1.TypeMeta
+		if err := sigsyaml.Unmarshal([]byte(doc), &tm); err != nil {
+			t.Fatalf("%s document %d: %v", path, i+1, err)
 		}
-		docs = append(docs, d)
+		var obj runtime.Object
+		switch tm.APIVersion + " " + tm.Kind {
+		case "v1 ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "v1 Service":
+			obj = &corev1.Service{}
+		case "apps/v1 StatefulSet":
+			obj = &appsv1.StatefulSet{}
+		case "networking.k8s.io/v1 NetworkPolicy":
+			obj = &networkingv1.NetworkPolicy{}
+		default:
+			t.Fatalf("%s document %d: unexpected %s %s", path, i+1, tm.APIVersion, tm.Kind)
+		}
+		if err := sigsyaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("%s document %d (%s): %v", path, i+1, tm.Kind, err)
+		}
+		t.Logf("%s document %d: %s %s decoded strictly", path, i+1, tm.APIVersion, tm.Kind)
+		objs = append(objs, obj)
 	}
+	return objs
+}
+
+// mebibytes reads a size written as the manifests write it, NNNMiB.
+func mebibytes(s string) (int64, bool) {
+	m := regexp.MustCompile(`^(\d+)MiB$`).FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	return n << 20, err == nil
 }
 
 func TestKubernetes(t *testing.T) {
-	docs := decodeAll(t, filepath.Join("kubernetes", "sidecar.yaml"))
-	var cm, sts *k8sDoc
-	for i := range docs {
-		switch docs[i].Kind {
-		case "ConfigMap":
-			cm = &docs[i]
-		case "StatefulSet":
-			sts = &docs[i]
+	var (
+		cm       *corev1.ConfigMap
+		sts      *appsv1.StatefulSet
+		services []*corev1.Service
+		netpol   *networkingv1.NetworkPolicy
+	)
+	for _, o := range k8sObjects(t, filepath.Join("kubernetes", "sidecar.yaml")) {
+		switch o := o.(type) {
+		case *corev1.ConfigMap:
+			cm = o
+		case *appsv1.StatefulSet:
+			sts = o
+		case *corev1.Service:
+			services = append(services, o)
+		case *networkingv1.NetworkPolicy:
+			netpol = o
 		}
 	}
-	if cm == nil || sts == nil {
-		t.Fatalf("want a ConfigMap and a StatefulSet, got %d documents", len(docs))
+	if cm == nil || sts == nil || netpol == nil || len(services) == 0 {
+		t.Fatalf("want a ConfigMap, a StatefulSet, a Service and a NetworkPolicy")
 	}
 	pod := sts.Spec.Template.Spec
-	volumes := map[string]k8sVolume{}
+	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
 		volumes[v.Name] = v
 	}
-	var sc *k8sContainer
-	for i := range pod.Containers {
-		if pod.Containers[i].Name == "sidecar" {
-			sc = &pod.Containers[i]
-		}
+
+	// Start and stop order: validate first, then the sidecar as a native
+	// sidecar (an init container with restartPolicy Always), then MySQL.
+	if len(pod.InitContainers) != 2 || len(pod.Containers) != 1 || pod.Containers[0].Name != "mysql" {
+		t.Fatalf("want init containers [validate-mycnf sidecar] and MySQL as the one container, got %d and %d", len(pod.InitContainers), len(pod.Containers))
 	}
-	if sc == nil || len(pod.Containers) != 2 {
-		t.Fatalf("want MySQL and the sidecar in one pod, got %d containers", len(pod.Containers))
+	val, sc, mysql := pod.InitContainers[0], pod.InitContainers[1], pod.Containers[0]
+	if sc.Name != "sidecar" || sc.RestartPolicy == nil || *sc.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		t.Errorf("init container 2 must be the sidecar with restartPolicy Always (a native sidecar), got %s %v", sc.Name, sc.RestartPolicy)
+	}
+	if val.RestartPolicy != nil {
+		t.Errorf("validate-mycnf must run to completion, not as a sidecar (restartPolicy %v)", *val.RestartPolicy)
 	}
 
-	port := func(p any) int {
-		if n, ok := p.(int); ok {
-			return n
+	// The sidecar never gates MySQL's readiness: no readiness probe on it,
+	// and MySQL's own probe is the pod's only one.
+	if sc.ReadinessProbe != nil {
+		t.Errorf("the sidecar has a readinessProbe: a native sidecar's readiness makes the MySQL pod NotReady")
+	}
+	if mysql.ReadinessProbe == nil {
+		t.Errorf("MySQL has no readinessProbe of its own")
+	}
+	httpPort := func(c corev1.Container, p intstr.IntOrString) int32 {
+		if p.Type == intstr.Int {
+			return p.IntVal
 		}
-		for _, cp := range sc.Ports {
-			if cp.Name == p {
+		for _, cp := range c.Ports {
+			if cp.Name == p.StrVal {
 				return cp.ContainerPort
 			}
 		}
 		return 0
 	}
-	for _, pr := range []struct {
-		probe *k8sProbe
-		path  string
-	}{{sc.LivenessProbe, "/livez"}, {sc.ReadinessProbe, "/readyz"}} {
-		if pr.probe == nil || pr.probe.HTTPGet == nil || pr.probe.HTTPGet.Path != pr.path || port(pr.probe.HTTPGet.Port) != 9106 {
-			t.Errorf("want an HTTP probe of %s on 9106, got %+v", pr.path, pr.probe)
+	for name, pr := range map[string]*corev1.Probe{"livenessProbe": sc.LivenessProbe, "startupProbe": sc.StartupProbe} {
+		if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/livez" || httpPort(sc, pr.HTTPGet.Port) != 9106 {
+			t.Errorf("sidecar %s: want GET /livez on 9106 (never depends on MySQL), got %+v", name, pr)
 		}
 	}
-	if r := sc.Resources; r.Requests["cpu"] != "50m" || r.Requests["memory"] != "64Mi" || r.Limits["memory"] != "256Mi" {
+
+	// The headless Service keeps the pod's DNS name while MySQL is not
+	// Ready; it is the StatefulSet's governing Service.
+	var headless *corev1.Service
+	for _, s := range services {
+		if s.Name == sts.Spec.ServiceName {
+			headless = s
+		}
+	}
+	if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
+		t.Errorf("want the governing Service %q headless with publishNotReadyAddresses, got %+v", sts.Spec.ServiceName, headless)
+	}
+
+	// Images pinned (a version tag or a digest), never pulled again under
+	// the same name.
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		name, tag, _ := strings.Cut(c.Image, ":")
+		pinned := strings.Contains(c.Image, "@sha256:") || regexp.MustCompile(`^v?\d+\.\d+\.\d+`).MatchString(tag)
+		if !pinned || name == "" {
+			t.Errorf("container %s: image %q is not pinned to a version or digest", c.Name, c.Image)
+		}
+		if c.ImagePullPolicy != corev1.PullIfNotPresent {
+			t.Errorf("container %s: imagePullPolicy %q, want IfNotPresent", c.Name, c.ImagePullPolicy)
+		}
+	}
+	if val.Image != sc.Image {
+		t.Errorf("validate-mycnf runs %s, the sidecar %s: one image", val.Image, sc.Image)
+	}
+
+	if r := sc.Resources; r.Requests.Cpu().String() != "50m" || r.Requests.Memory().String() != "64Mi" || r.Limits.Memory().String() != "256Mi" {
 		t.Errorf("resources: got %+v, want requests 50m/64Mi, limit 256Mi", r)
 	}
 	s := sc.SecurityContext
-	if s.RunAsNonRoot == nil || !*s.RunAsNonRoot || s.RunAsUser != 65532 || s.ReadOnlyRootFilesystem == nil || !*s.ReadOnlyRootFilesystem ||
+	if s == nil || s.RunAsNonRoot == nil || !*s.RunAsNonRoot || s.RunAsUser == nil || *s.RunAsUser != 65532 || s.ReadOnlyRootFilesystem == nil || !*s.ReadOnlyRootFilesystem ||
 		s.AllowPrivilegeEscalation == nil || *s.AllowPrivilegeEscalation {
 		t.Errorf("securityContext: want non-root 65532, read-only root fs, no privilege escalation; got %+v", s)
 	}
 
-	mountOf := func(path string) (k8sVolume, bool) {
-		for _, m := range sc.VolumeMounts {
+	mountOf := func(c corev1.Container, path string) (corev1.Volume, bool) {
+		for _, m := range c.VolumeMounts {
 			if path == m.MountPath || strings.HasPrefix(path, m.MountPath+"/") {
 				return volumes[m.Name], true
 			}
 		}
-		return k8sVolume{}, false
+		return corev1.Volume{}, false
 	}
 	vars := configVars(t)
 	env := map[string]string{}
@@ -273,40 +317,97 @@ func TestKubernetes(t *testing.T) {
 		if _, ok := vars[e.Name]; !ok {
 			t.Errorf("env %s is not a sidecar variable", e.Name)
 		}
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			t.Errorf("env %s comes from a Secret: the sidecar reads secrets from files (_FILE)", e.Name)
+		}
 		env[e.Name] = e.Value
 	}
-	if _, ok := env["SIDECAR_MYSQL_PASSWORD"]; ok {
-		t.Errorf("the password must come from a Secret file, not SIDECAR_MYSQL_PASSWORD")
-	}
-	if v, ok := mountOf(env["SIDECAR_MYSQL_PASSWORD_FILE"]); !ok || v.Secret == nil {
+
+	// The Secret is mounted by key: the sidecar sees its own password and
+	// nothing else (never root-password).
+	if v, ok := mountOf(sc, env["SIDECAR_MYSQL_PASSWORD_FILE"]); !ok || v.Secret == nil {
 		t.Errorf("SIDECAR_MYSQL_PASSWORD_FILE=%q is not in a mounted Secret", env["SIDECAR_MYSQL_PASSWORD_FILE"])
 	}
-	if v, ok := mountOf(env["SIDECAR_DATA_DIR"]); !ok || v.EmptyDir == nil {
-		t.Errorf("SIDECAR_DATA_DIR=%q is not an emptyDir (the root fs is read-only)", env["SIDECAR_DATA_DIR"])
+	for _, m := range sc.VolumeMounts {
+		v := volumes[m.Name]
+		if v.Secret == nil {
+			continue
+		}
+		if len(v.Secret.Items) != 1 || v.Secret.Items[0].Key != "sidecar-password" ||
+			filepath.Join(m.MountPath, v.Secret.Items[0].Path) != env["SIDECAR_MYSQL_PASSWORD_FILE"] {
+			t.Errorf("secret volume %s: the sidecar must see only the key sidecar-password, at SIDECAR_MYSQL_PASSWORD_FILE; items %+v", m.Name, v.Secret.Items)
+		}
 	}
-	if v, ok := mountOf(env["SIDECAR_EXPECTED_REPLICAS_FILE"]); !ok || v.ConfigMap == nil {
+
+	// The spool's limit sits below the volume's, so a full spool never gets
+	// the pod (and MySQL with it) evicted.
+	data, ok := mountOf(sc, env["SIDECAR_DATA_DIR"])
+	if !ok || data.EmptyDir == nil || data.EmptyDir.SizeLimit == nil {
+		t.Fatalf("SIDECAR_DATA_DIR=%q is not an emptyDir with a sizeLimit (the root fs is read-only)", env["SIDECAR_DATA_DIR"])
+	}
+	spool, ok := mebibytes(env["SIDECAR_SPOOL_MAX_BYTES"])
+	if !ok || spool <= 0 {
+		t.Errorf("SIDECAR_SPOOL_MAX_BYTES=%q: want a size in MiB set explicitly", env["SIDECAR_SPOOL_MAX_BYTES"])
+	}
+	if limit := data.EmptyDir.SizeLimit.Value(); spool > limit*3/4 {
+		t.Errorf("SIDECAR_SPOOL_MAX_BYTES=%d leaves less than a quarter of the volume's sizeLimit %d free", spool, limit)
+	}
+	if v, ok := mountOf(sc, env["SIDECAR_EXPECTED_REPLICAS_FILE"]); !ok || v.ConfigMap == nil {
 		t.Errorf("SIDECAR_EXPECTED_REPLICAS_FILE=%q is not in a mounted ConfigMap", env["SIDECAR_EXPECTED_REPLICAS_FILE"])
 	}
 
-	// The init container validates the same my.cnf MySQL reads, and that
-	// my.cnf passes the validator.
-	if len(pod.InitContainers) != 1 || len(pod.InitContainers[0].Args) < 2 || pod.InitContainers[0].Args[0] != "validate" {
-		t.Errorf("want an init container running `sidecar validate`, got %+v", pod.InitContainers)
+	// The init container validates the same my.cnf MySQL reads, as a
+	// source, whatever else is set; and that my.cnf passes the validator.
+	if a := val.Args; len(a) != 4 || a[0] != "validate" || a[1] != "--role" || a[2] != "source" {
+		t.Errorf("want validate-mycnf to run `sidecar validate --role source FILE`, got %v", a)
+	} else if v, ok := mountOf(val, a[3]); !ok || v.ConfigMap == nil || v.ConfigMap.Items[0].Key != "replication.cnf" {
+		t.Errorf("validate-mycnf checks %s, which is not the replication.cnf ConfigMap key", a[3])
 	}
 	checkMyCnf(t, "replication.cnf (ConfigMap)", cm.Data["replication.cnf"])
+
+	// The NetworkPolicy selects this pod and opens what the sidecar needs:
+	// 9106 in, NATS and DNS out.
+	if !reflect.DeepEqual(netpol.Spec.PodSelector.MatchLabels, sts.Spec.Template.Labels) {
+		t.Errorf("NetworkPolicy selects %v, the pod is labelled %v", netpol.Spec.PodSelector.MatchLabels, sts.Spec.Template.Labels)
+	}
+	ports := func(rules [][]networkingv1.NetworkPolicyPort) map[int32]bool {
+		out := map[int32]bool{}
+		for _, ps := range rules {
+			for _, p := range ps {
+				out[p.Port.IntVal] = true
+			}
+		}
+		return out
+	}
+	var in, out [][]networkingv1.NetworkPolicyPort
+	for _, r := range netpol.Spec.Ingress {
+		in = append(in, r.Ports)
+	}
+	for _, r := range netpol.Spec.Egress {
+		out = append(out, r.Ports)
+	}
+	natsPort := regexp.MustCompile(`:(\d+)$`).FindStringSubmatch(env["SIDECAR_NATS_URL"])
+	if !ports(in)[9106] || !ports(in)[3306] || natsPort == nil || !ports(out)[int32(atoi(natsPort[1]))] || !ports(out)[53] {
+		t.Errorf("NetworkPolicy: want ingress 3306 and 9106, egress NATS (%s) and DNS; got in %v out %v", env["SIDECAR_NATS_URL"], ports(in), ports(out))
+	}
 
 	// The Datadog annotation collects what the host check collects.
 	var ad map[string]struct {
 		Instances []struct {
-			Metrics []map[string]string `json:"metrics"`
+			Metrics []any `json:"metrics"`
 		} `json:"instances"`
 	}
-	if err := json.Unmarshal([]byte(sts.Spec.Template.Metadata.Annotations["ad.datadoghq.com/sidecar.checks"]), &ad); err != nil {
+	if err := json.Unmarshal([]byte(sts.Spec.Template.Annotations["ad.datadoghq.com/sidecar.checks"]), &ad); err != nil {
 		t.Fatalf("Datadog annotation: %v", err)
 	}
-	if got, want := ad["openmetrics"].Instances[0].Metrics, datadogMetrics(t); !reflect.DeepEqual(mergeMaps(got), want) {
-		t.Errorf("Datadog annotation metrics %v differ from conf.yaml %v", mergeMaps(got), want)
+	if got, want := metricEntries(ad["openmetrics"].Instances[0].Metrics), datadogMetrics(t); !reflect.DeepEqual(got, want) {
+		t.Errorf("Datadog annotation metrics %v differ from conf.yaml %v", got, want)
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // checkMyCnf runs the validator on an option file the kit ships.
@@ -323,18 +424,25 @@ func checkMyCnf(t *testing.T, name, content string) {
 	}
 }
 
-func mergeMaps(ms []map[string]string) map[string]string {
+// metricEntries reads an OpenMetrics check's metrics list: a mapping entry
+// renames (raw name, without _total, to Datadog name); a string entry is a
+// regular expression whose matches keep their raw name (value "").
+func metricEntries(list []any) map[string]string {
 	out := map[string]string{}
-	for _, m := range ms {
-		for k, v := range m {
-			out[k] = v
+	for _, e := range list {
+		switch e := e.(type) {
+		case string:
+			out[e] = ""
+		case map[string]any:
+			for k, v := range e {
+				out[k], _ = v.(string)
+			}
 		}
 	}
 	return out
 }
 
-// datadogMetrics is conf.yaml's mapping from exposed family (without
-// _total, as the Agent wants it) to Datadog name.
+// datadogMetrics is conf.yaml's metrics list, as metricEntries reads it.
 func datadogMetrics(t *testing.T) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("datadog", "conf.d", "openmetrics.d", "conf.yaml"))
@@ -343,9 +451,9 @@ func datadogMetrics(t *testing.T) map[string]string {
 	}
 	var conf struct {
 		Instances []struct {
-			Endpoint  string              `yaml:"openmetrics_endpoint"`
-			Namespace string              `yaml:"namespace"`
-			Metrics   []map[string]string `yaml:"metrics"`
+			Endpoint  string `yaml:"openmetrics_endpoint"`
+			Namespace string `yaml:"namespace"`
+			Metrics   []any  `yaml:"metrics"`
 		} `yaml:"instances"`
 	}
 	if err := yaml.Unmarshal(b, &conf); err != nil {
@@ -354,29 +462,56 @@ func datadogMetrics(t *testing.T) map[string]string {
 	if len(conf.Instances) != 1 || !strings.HasSuffix(conf.Instances[0].Endpoint, ":9106/metrics") || conf.Instances[0].Namespace != "binlog_sidecar" {
 		t.Fatalf("conf.yaml: want one instance scraping :9106/metrics into namespace binlog_sidecar, got %+v", conf.Instances)
 	}
-	return mergeMaps(conf.Instances[0].Metrics)
+	return metricEntries(conf.Instances[0].Metrics)
 }
 
-// TestDatadog: the check collects every contract family, and every monitor
-// queries a metric the check produces.
+// datadogName is the Datadog name conf.yaml gives an exposed family, and
+// whether it collects it at all. As the Agent does, a counter is looked up
+// without _total and every entry matches the whole name.
+func datadogName(mapping map[string]string, family string) (string, bool) {
+	raw := strings.TrimSuffix(family, "_total")
+	if dd, ok := mapping[raw]; ok && dd != "" {
+		return dd, true
+	}
+	for pattern, dd := range mapping {
+		if dd == "" && regexp.MustCompile(`^(?:`+pattern+`)$`).MatchString(raw) {
+			return raw, true
+		}
+	}
+	return "", false
+}
+
+// TestDatadog: the check collects every family, names only families that
+// exist, and every monitor queries a metric the check produces.
 func TestDatadog(t *testing.T) {
 	mapping := datadogMetrics(t)
 	produced := map[string]bool{"binlog_sidecar.openmetrics.health": true} // the check's service check
 	for fam, typ := range families {
-		raw := strings.TrimSuffix(fam, "_total")
-		dd, ok := mapping[raw]
+		dd, ok := datadogName(mapping, fam)
 		if !ok {
-			t.Errorf("conf.yaml does not collect %s (list it as %s)", fam, raw)
+			t.Errorf("conf.yaml does not collect %s (list it as %s)", fam, strings.TrimSuffix(fam, "_total"))
 			continue
 		}
-		if typ == "counter" {
-			dd += ".count"
+		switch typ {
+		case "counter":
+			produced["binlog_sidecar."+dd+".count"] = true
+		case "histogram":
+			for _, s := range []string{".bucket", ".sum", ".count"} {
+				produced["binlog_sidecar."+dd+s] = true
+			}
+		default:
+			produced["binlog_sidecar."+dd] = true
 		}
-		produced["binlog_sidecar."+dd] = true
 	}
-	for raw := range mapping {
-		if _, ok := families[raw]; !ok && families[raw+"_total"] == "" {
-			t.Errorf("conf.yaml collects %s, which is not a contract family", raw)
+	for raw, dd := range mapping {
+		if dd == "" {
+			if !runtimeFamily.MatchString(raw) {
+				t.Errorf("conf.yaml pattern %s: only the process_ and go_ runtime families are collected by pattern", raw)
+			}
+			continue
+		}
+		if families[raw] == "" && families[raw+"_total"] == "" {
+			t.Errorf("conf.yaml collects %s, which is not a family of the sidecar", raw)
 		}
 	}
 
@@ -411,6 +546,14 @@ func TestDatadog(t *testing.T) {
 				t.Errorf("%s: query uses %s, which the OpenMetrics check does not produce", path, u)
 			}
 		}
+		// Datadog's own MySQL check counts any Binlog Dump thread, the
+		// sidecar's own included, as healthy replication.
+		if strings.Contains(m.Query, "mysql.replication") {
+			t.Errorf("%s: relies on Datadog's MySQL replication check, which the sidecar's own dump thread keeps green", path)
+		}
+		if !strings.Contains(m.Message, "docs/runbook.md#") {
+			t.Errorf("%s: the message links no runbook section", path)
+		}
 		names = append(names, strings.TrimSuffix(filepath.Base(path), ".json"))
 	}
 	// The monitors the corrective actions ask for.
@@ -418,6 +561,40 @@ func TestDatadog(t *testing.T) {
 		if !contains(names, want) {
 			t.Errorf("no monitor %s.json", want)
 		}
+	}
+}
+
+// TestDatadog_scrape scrapes a real sidecar HTTP server in process: every
+// family it exposes is one TestDatadog knows and conf.yaml collects.
+func TestDatadog_scrape(t *testing.T) {
+	srv := httptest.NewServer(api.New(":0", api.Sources{
+		Stream: func() stream.Snapshot { return stream.Snapshot{} },
+		Health: func() health.Report { return health.Report{} },
+		Bus:    func() events.Stats { return events.Stats{} },
+		Live:   func() error { return nil },
+	}, zerolog.Nop()).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	exposed, err := tp.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics: %v", err)
+	}
+	mapping := datadogMetrics(t)
+	for name := range exposed {
+		if families[name] == "" && !runtimeFamily.MatchString(name) {
+			t.Errorf("the sidecar exposes %s, which the families list (and so TestDatadog) does not know", name)
+		}
+		if _, ok := datadogName(mapping, name); !ok {
+			t.Errorf("the sidecar exposes %s, which conf.yaml does not collect", name)
+		}
+	}
+	if len(exposed) < 20 {
+		t.Errorf("scraped only %d families", len(exposed))
 	}
 }
 
@@ -430,8 +607,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// TestPrometheusAlerts_names: alerts only use families the sidecar exposes.
-func TestPrometheusAlerts_names(t *testing.T) {
+// runbookAnchors are the section anchors of docs/runbook.md, as GitHub
+// renders them.
+func runbookAnchors(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "runbook.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	drop := regexp.MustCompile(`[^a-z0-9 _-]`)
+	for _, m := range regexp.MustCompile(`(?m)^#+ +(.+)$`).FindAllStringSubmatch(string(b), -1) {
+		anchors[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-")] = true
+	}
+	return anchors
+}
+
+const runbookURL = "https://github.com/binlog-sidecar/binlog-sidecar/blob/main/docs/runbook.md#"
+
+// TestPrometheusAlerts: an alert for every problem type, for lag, the bus
+// and the sidecar being gone (absent() and up, neither tied to a job
+// label); alerts use only the sidecar's families; each links a runbook
+// section that exists. promtool proves each fires and resolves.
+func TestPrometheusAlerts(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("prometheus", "alerts.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -439,29 +637,58 @@ func TestPrometheusAlerts_names(t *testing.T) {
 	var rules struct {
 		Groups []struct {
 			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(b, &rules); err != nil {
 		t.Fatal(err)
 	}
+	anchors := runbookAnchors(t)
+	var exprs []string
 	ref := regexp.MustCompile(`binlog_sidecar_[a-z_]+`)
-	n := 0
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
-			n++
+			exprs = append(exprs, r.Expr)
 			for _, u := range ref.FindAllString(r.Expr, -1) {
 				if _, ok := families[u]; !ok {
-					t.Errorf("alert %s uses %s, which is not a contract family", r.Alert, u)
+					t.Errorf("alert %s uses %s, which is not a family of the sidecar", r.Alert, u)
 				}
+			}
+			if strings.Contains(r.Expr, "job=") {
+				t.Errorf("alert %s depends on a job label: %s", r.Alert, r.Expr)
+			}
+			if sev := r.Labels["severity"]; sev != "critical" && sev != "warning" {
+				t.Errorf("alert %s: severity %q", r.Alert, sev)
+			}
+			anchor, ok := strings.CutPrefix(r.Annotations["runbook_url"], runbookURL)
+			if !ok || !anchors[anchor] {
+				t.Errorf("alert %s: runbook_url %q is not a section of docs/runbook.md", r.Alert, r.Annotations["runbook_url"])
 			}
 		}
 	}
-	if n == 0 {
-		t.Error("no alert rules")
+	has := func(what, re string) {
+		t.Helper()
+		for _, e := range exprs {
+			if regexp.MustCompile(re).MatchString(e) {
+				return
+			}
+		}
+		t.Errorf("no alert for %s (an expr matching %s)", what, re)
 	}
+	for _, typ := range append(health.ProblemTypes(), "check.unavailable", "commit.slow") {
+		has(typ, `binlog_sidecar_problem_active\{type="`+regexp.QuoteMeta(typ)+`"\} > 0`)
+	}
+	has("stream.gap (an event, counted)", `increase\(binlog_sidecar_stream_gaps_total\[`)
+	has("semi-sync commits waiting", `binlog_sidecar_semisync_waiting_sessions > 0`)
+	has("lag", `binlog_sidecar_stream_lag_seconds >`)
+	has("the bus", `binlog_sidecar_events_bus_connected == 0`)
+	has("dropped events", `increase\(binlog_sidecar_events_dropped_total\[`)
+	has("no sidecar at all", `^absent\(binlog_sidecar_health_status\)$`)
+	has("a sidecar that cannot be scraped", `^up == 0 and on \(job, instance\) present_over_time\(binlog_sidecar_`)
 }
 
 // TestCompose: MySQL writes the binlog the sidecar needs, NATS runs

@@ -8,7 +8,7 @@ set -euo pipefail
 want=(mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb-admin:mariadb-client
       mariadb-binlog:mariadb-client nats-server:nats-server curl:curl python3:python3)
 case "${1:-test}" in
-  test) want+=(puppet:puppet promtool:prometheus ip:iproute2 tc:iproute2 chromium:chromium) ;;
+  test) want+=(puppet:puppet puppet-lint:puppet-lint promtool:prometheus ip:iproute2 tc:iproute2 chromium:chromium) ;;
   bench) want+=(sysbench:sysbench /usr/bin/time:time ss:iproute2) ;;
   demo) ;;
 esac
@@ -22,6 +22,14 @@ done
 if [ "${1:-test}" = test ] && ! command -v nats >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/nats" ]; then
   echo "deps: installing natscli v0.5.0 with go install" >&2
   go install github.com/nats-io/natscli/nats@v0.5.0
+fi
+# Compose v2+ (`docker-compose config` checks deploy/compose/compose.yaml):
+# Debian's docker-compose is the old 1.x, so it is built from its Go module.
+compose=github.com/docker/compose/v5
+if [ "${1:-test}" = test ] && ! command -v docker-compose >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/docker-compose" ]; then
+  echo "deps: building docker-compose (Compose v5.6.0) from its Go module" >&2
+  dir=$(go mod download -json "$compose@v5.6.0" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  (cd "$dir" && go build -trimpath -ldflags "-X $compose/internal.Version=v5.6.0" -o "$(go env GOPATH)/bin/docker-compose" ./cmd)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
