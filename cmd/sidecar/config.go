@@ -50,6 +50,9 @@ type Config struct {
 	HeartbeatPeriod time.Duration `env:"HEARTBEAT_PERIOD" envDefault:"1s"`
 	PollInterval    time.Duration `env:"POLL_INTERVAL" envDefault:"5s"`
 	StatsInterval   time.Duration `env:"STATS_INTERVAL" envDefault:"10s"`
+	// StreamMaxDelay bounds how long a received binlog event may wait
+	// before it is counted, so the stream can read in batches; 0: none.
+	StreamMaxDelay time.Duration `env:"STREAM_MAX_DELAY" envDefault:"100ms"`
 
 	ExpectedReplicas     string        `env:"EXPECTED_REPLICAS"`
 	ExpectedReplicasFile string        `env:"EXPECTED_REPLICAS_FILE"`
@@ -301,6 +304,11 @@ func (c *Config) resolve() []string {
 		case d > b.max:
 			bad(b.key, "%s: want at most %s%s", d, b.max, b.why)
 		}
+	}
+	// A delay of a heartbeat period or more would hold heartbeats back
+	// long enough to make a healthy stream look stalled.
+	if c.StreamMaxDelay < 0 || c.StreamMaxDelay >= c.HeartbeatPeriod {
+		bad("STREAM_MAX_DELAY", "%s: want 0 (count each event as it arrives) up to less than SIDECAR_HEARTBEAT_PERIOD (%s)", c.StreamMaxDelay, c.HeartbeatPeriod)
 	}
 
 	if c.ExpectedReplicas != "" && c.ExpectedReplicasFile != "" {

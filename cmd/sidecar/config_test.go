@@ -29,6 +29,7 @@ func TestLoadConfig_Defaults(t *testing.T) {
 		{"heartbeat", cfg.HeartbeatPeriod, time.Second},
 		{"poll", cfg.PollInterval, 5 * time.Second},
 		{"stats", cfg.StatsInterval, 10 * time.Second},
+		{"stream max delay", cfg.StreamMaxDelay, 100 * time.Millisecond},
 		{"probe timeout", cfg.ProbeTimeout, 2 * time.Second},
 		{"zombie grace", cfg.ZombieGrace, 30 * time.Second},
 		{"kill zombies", cfg.KillZombies, false},
@@ -101,6 +102,31 @@ func TestLoadConfig_EveryBadVariableNamed(t *testing.T) {
 	}
 	if got := len(cerr.Problems); got != len(want) {
 		t.Errorf("%d problems, want %d:\n%s", got, len(want), msg)
+	}
+}
+
+func TestLoadConfig_StreamMaxDelay(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want time.Duration
+		err  string // empty: valid
+	}{
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=0"}, want: 0},
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=250ms"}, want: 250 * time.Millisecond},
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=-1ms"}, err: "SIDECAR_STREAM_MAX_DELAY: -1ms: want 0"},
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=1s"}, err: "SIDECAR_STREAM_MAX_DELAY: 1s: want 0 (count each event as it arrives) up to less than SIDECAR_HEARTBEAT_PERIOD (1s)"},
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=1s", "SIDECAR_HEARTBEAT_PERIOD=5s"}, want: time.Second},
+		{env: []string{"SIDECAR_STREAM_MAX_DELAY=soon"}, err: "SIDECAR_STREAM_MAX_DELAY: want a Go duration"},
+	} {
+		cfg, err := loadConfig(append([]string{"SIDECAR_INSTANCE=x"}, tc.env...))
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.err == "" && cfg.StreamMaxDelay != tc.want:
+			t.Errorf("%v: StreamMaxDelay = %v, want %v", tc.env, cfg.StreamMaxDelay, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%v: err = %v, want one containing %q", tc.env, err, tc.err)
+		}
 	}
 }
 

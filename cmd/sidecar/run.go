@@ -62,6 +62,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: flavor,
 		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
 		ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
+		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance),
 	}, meter, log)
 
 	sink, embedded, err := openSink(ctx, cfg, log)

@@ -43,6 +43,8 @@ const (
 	// arriving) before the read times out and the stream counts as down.
 	DefaultReadTimeoutPeriods = 5
 	DefaultDialTimeout        = 5 * time.Second
+	// DefaultMaxDelay is SIDECAR_STREAM_MAX_DELAY's default.
+	DefaultMaxDelay = 100 * time.Millisecond
 )
 
 // Config configures a Source.
@@ -79,6 +81,14 @@ type Config struct {
 	// StopAt, when set, makes Run return nil once the stream's position
 	// reaches it (for benchmarks and tests).
 	StopAt *stream.Position
+	// MaxDelay is the longest a received event may wait before it is
+	// counted, so that the stream can read in batches and wake up less
+	// (DefaultMaxDelay is the daemon's default). 0 counts each event as it
+	// arrives.
+	MaxDelay time.Duration
+	// ReplicaUUID is the UUID the sidecar registers with (@slave_uuid);
+	// see ReplicaUUID. Empty: derived from ServerID.
+	ReplicaUUID string
 }
 
 func (c Config) withDefaults() Config {
@@ -93,6 +103,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.ReplicaUUID == "" {
+		c.ReplicaUUID = ReplicaUUID("server_id " + strconv.FormatUint(uint64(c.ServerID), 10))
 	}
 	return c
 }
@@ -117,6 +130,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseStart(c.Start); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxDelay < 0 {
+		errs = append(errs, fmt.Errorf("%w: MaxDelay %v is negative", ErrConfig, c.MaxDelay))
+	}
+	if c.ReplicaUUID != "" && !isUUID(c.ReplicaUUID) {
+		errs = append(errs, fmt.Errorf("%w: ReplicaUUID %q is not a UUID (8-4-4-4-12 hex digits)", ErrConfig, c.ReplicaUUID))
 	}
 	if c.HeartbeatPeriod > 0 && c.ReadTimeout > 0 && c.ReadTimeout <= 3*c.HeartbeatPeriod {
 		errs = append(errs, fmt.Errorf("%w: ReadTimeout %v must exceed 3 heartbeat periods (%v)", ErrConfig, c.ReadTimeout, 3*c.HeartbeatPeriod))
@@ -182,4 +201,24 @@ func ParseStart(s string) (Start, error) {
 		return bad(fmt.Sprintf("position %q: want a number of at least 4", s[i+1:]))
 	}
 	return Start{Kind: StartPosition, Position: stream.Position{File: s[:i], Pos: uint32(pos)}}, nil
+}
+
+// isUUID reports whether s has the textual form of a UUID.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

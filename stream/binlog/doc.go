@@ -6,30 +6,59 @@
 //
 // Source.Run connects, runs a preflight (preflight.go: version, log_bin,
 // binlog_format, binlog_row_image, server_id, binlog end and files; SQL in
-// constants), opens the dump with go-mysql's BinlogSyncer and hands every
-// event to the translator (translate.go) on go-mysql's own goroutine. On
-// any failure it records the error and the operator's fix in the meter
-// (Snapshot.LastError, Hint), backs off (capped, reset after progress) and
-// reconnects. It never returns for a server-side problem, so the sidecar
-// does not crash-loop while an operator fixes the server; it returns nil
-// when its context ends, or at Config.StopAt.
+// constants), opens the dump and hands every event to the translator
+// (translate.go) on its own goroutine. On any failure it records the error
+// and the operator's fix in the meter (Snapshot.LastError, Hint), backs off
+// (capped, reset after progress) and reconnects. It never returns for a
+// server-side problem, so the sidecar does not crash-loop while an operator
+// fixes the server; it returns nil when its context ends, or at
+// Config.StopAt.
 //
-// # Why raw mode, not canal, and not go-mysql's row decoding
+// # The hot loop is the sidecar's own
+//
+// go-mysql connects, authenticates and sets up TLS; dump.go registers as a
+// replica and sends COM_BINLOG_DUMP (or COM_BINLOG_DUMP_GTID) over that
+// connection with the session settings go-mysql's BinlogSyncer uses. From
+// then on reader.go reads the stream itself from the connection (the TLS
+// one when TLS is on) through one 1 MiB buffered reader: packet headers and
+// sequence numbers, continuation packets of events over 16 MiB, the OK byte
+// before each event, EOF and ERR packets. Each event is handed to the
+// translator in place, in the buffer; nothing allocates and nothing crosses
+// a channel per event. go-mysql's full decoder stays the test oracle
+// (TestDump_matchesGoMySQL, TestPacketReader_matchesGoMySQL,
+// TestRowWalker_matchesGoMySQL).
+//
+// While tailing, a reader that wakes for every event the server writes
+// spends most of its CPU in the kernel. With Config.MaxDelay > 0 the TCP
+// socket gets a receive low-water mark (SO_RCVLOWAT, 64 KiB), so the
+// kernel wakes the reader once a batch has arrived, and a read deadline of
+// MaxDelay bounds how long anything received may wait: when it passes, the
+// reader takes what is there, a lone heartbeat included
+// (TestSource_idleBatching). MaxDelay is SIDECAR_STREAM_MAX_DELAY, below the
+// heartbeat period, so heartbeats and stall detection keep their meaning.
+//
+// The sidecar registers with a replica UUID derived from its instance name
+// (ReplicaUUID), not a fresh one per connection: a MySQL source matches a
+// reconnecting replica by UUID (MariaDB by server_id) and ends its previous
+// dump thread, so a sidecar never leaves zombie dump threads of its own
+// behind (TestSource_oneDumpThread).
+//
+// # Why not canal, and not go-mysql's row decoding
 //
 // canal cannot set the dump flag MariaDB needs to send ANNOTATE_ROWS
 // events (without it the counted bytes fall short of the binlog's, lab-notes
-// 3.2), and it decodes every row value of every event. The syncer runs in
-// RawModeEnabled instead; the translator decodes only the 19-byte header, the
-// format description (checksum, post-header lengths), GTID, XID, QUERY
-// (BEGIN/COMMIT/DDL), ROTATE and TABLE_MAP events (cached per table id and
-// re-parsed only when their bytes change), and counts the rows of a rows
-// event by stepping over each value with the table map's column types
-// (rows.go) without decoding or allocating. Benchmarks on a real sysbench
-// binlog are in translate_bench_test.go and replay_bench_test.go.
+// 3.2), and it decodes every row value of every event. The translator
+// decodes only the 19-byte header, the format description (checksum,
+// post-header lengths), GTID, XID, QUERY (BEGIN/COMMIT/DDL), ROTATE and
+// TABLE_MAP events (cached per table id and re-parsed only when their bytes
+// change), and counts the rows of a rows event by stepping over each value
+// with the table map's column types (rows.go) without decoding or
+// allocating. Benchmarks on a real sysbench binlog are in
+// translate_bench_test.go and replay_bench_test.go.
 //
-// go-mysql's ReadTimeout is not used either: it re-arms a socket deadline
-// on every packet. A watchdog goroutine per session checks an event counter
-// instead and ends a stream that went silent for Config.ReadTimeout.
+// A watchdog goroutine per session checks an event counter and ends a
+// stream that went silent for Config.ReadTimeout; nothing re-arms a timer
+// per event.
 //
 // # What is counted
 //

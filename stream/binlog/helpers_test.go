@@ -17,6 +17,10 @@ import (
 // testHeartbeat keeps the integration tests fast.
 const testHeartbeat = 200 * time.Millisecond
 
+// countEachEvent, as Config.MaxDelay of startSource, runs the Source with
+// MaxDelay 0 (startSource takes 0 for the daemon's default).
+const countEachEvent = -1
+
 // running is a Source under test.
 type running struct {
 	meter  *stream.Meter
@@ -26,7 +30,7 @@ type running struct {
 }
 
 // startSource runs a Source against srv as user sidecar, with the test
-// defaults under cfg's non-zero fields. It is stopped when the test ends.
+// defaults under cfg's non-zero fields (MaxDelay: the daemon's default). It is stopped when the test ends.
 func startSource(t *testing.T, srv *testdb.Server, cfg Config) *running {
 	t.Helper()
 	if cfg.Addr == "" {
@@ -40,6 +44,12 @@ func startSource(t *testing.T, srv *testdb.Server, cfg Config) *running {
 	}
 	if cfg.HeartbeatPeriod == 0 {
 		cfg.HeartbeatPeriod = testHeartbeat
+	}
+	switch cfg.MaxDelay {
+	case 0:
+		cfg.MaxDelay = DefaultMaxDelay
+	case countEachEvent:
+		cfg.MaxDelay = 0
 	}
 	if cfg.BackoffMin == 0 {
 		cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 400*time.Millisecond

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
@@ -175,14 +173,19 @@ func (s *Source) session(ctx context.Context) error {
 	}
 
 	go s.watch(sctx, cancel)
-	syncer := replication.NewBinlogSyncer(s.syncerConfig(info.flavor, dial))
+	d, err := s.openDump(sctx, dial, dumpRequest{
+		flavor: info.flavor, serverID: s.cfg.ServerID, user: s.cfg.User,
+		heartbeat: s.cfg.HeartbeatPeriod.Nanoseconds(), uuid: s.cfg.ReplicaUUID,
+		pos: pos, gset: gset,
+	})
 	defer func() {
-		// Cancel first: the connection closes, and the KILL that Close
-		// sends on a new connection is refused at once rather than
-		// waiting on a server that may be frozen. The server ends the
-		// dump thread at its next write.
+		// Cancel first: the connection closes and the server ends the
+		// dump thread at its next write (or when the sidecar registers
+		// again with the same server_id and UUID).
 		cancel(nil)
-		syncer.Close()
+		if d != nil {
+			_ = d.Close()
+		}
 		if s.t.committed.File != "" {
 			s.resume = s.t.committed
 		}
@@ -190,25 +193,35 @@ func (s *Source) session(ctx context.Context) error {
 			s.resumeIsUser = false // the server streamed from it
 		}
 	}()
-	var st *replication.BinlogStreamer
-	if gset != nil {
-		st, err = syncer.StartSyncGTID(gset)
-	} else {
-		st, err = syncer.StartSync(mysql.Position{Name: pos.File, Pos: pos.Pos})
-	}
 	if err != nil {
 		return classify("dump", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
-	s.threadID.Store(uint64(syncer.LastConnectionID()))
+	s.threadID.Store(uint64(d.cli.GetConnectionID()))
 	defer s.threadID.Store(0)
-	// Events go to the translator on go-mysql's goroutine (synchronous
-	// handler); the streamer only delivers the error that ends the dump.
+	if err := s.read(d); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return classify("stream", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+	}
+	return nil
+}
+
+// read hands every event of the dump to the translator, on this goroutine,
+// until the stream fails or the translator stops it.
+func (s *Source) read(d *dumpConn) error {
+	br, err := newBatchReader(d.conn, d.tcp, s.cfg.MaxDelay)
+	if err != nil {
+		return err
+	}
+	r := newPacketReader(br)
 	for {
-		if _, err := st.GetEvent(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return classify("stream", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
+		raw, err := r.next()
+		if err != nil {
+			return err
+		}
+		if err := s.t.handle(raw); err != nil {
+			return err
 		}
 	}
 }
@@ -349,48 +362,6 @@ func (s *Source) recordGap(to stream.Position, reason string) {
 	s.meter.RecordGap(g)
 	s.log.Warn().Str("from", g.From.String()).Str("to", g.To.String()).Str("reason", g.Reason).Msg("binlog gap")
 }
-
-func (s *Source) syncerConfig(flavor string, dial client.Dialer) replication.BinlogSyncerConfig {
-	host, port := splitAddr(s.cfg.Addr)
-	cfg := replication.BinlogSyncerConfig{
-		ServerID:  s.cfg.ServerID,
-		Flavor:    flavor,
-		Host:      host,
-		Port:      port,
-		User:      s.cfg.User,
-		Password:  s.cfg.Password,
-		Localhost: RegisterHost,
-		TLSConfig: s.tls,
-		// Raw mode: go-mysql parses only the header, FDE and ROTATE; the
-		// translator decodes the little it needs itself.
-		RawModeEnabled: true,
-		// Never: a semi-sync pseudo-replica would ACK commits for
-		// replicas that do not exist and stall commits when it stalls.
-		SemiSyncEnabled: false,
-		HeartbeatPeriod: s.cfg.HeartbeatPeriod,
-		// No ReadTimeout: the watchdog (watch) does its job for less.
-		// The Source reconnects itself, resuming after the last complete
-		// transaction, which go-mysql's own retry does not.
-		DisableRetrySync:        true,
-		Logger:                  slog.New(slog.DiscardHandler),
-		Dialer:                  dial,
-		EventCacheCount:         1,
-		SynchronousEventHandler: handlerFunc(s.t.handle),
-	}
-	if flavor == FlavorMariaDB {
-		// Without it MariaDB leaves ANNOTATE_ROWS events out of the dump
-		// and the byte count falls short of the binlog's.
-		cfg.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
-	}
-	return cfg
-}
-
-// handlerFunc adapts the translator to go-mysql's synchronous handler.
-type handlerFunc func(raw []byte) error
-
-func (f handlerFunc) HandleEvent(e *replication.BinlogEvent) error { return f(e.RawData) }
-
-var _ replication.EventHandler = handlerFunc(nil)
 
 // connected runs at the first event of a session.
 func (s *Source) connected() {

@@ -1,0 +1,81 @@
+package binlog
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
+)
+
+// TestSource_idleBatching: on an idle primary, a heartbeat and then one
+// small event, each far below the receive low-water mark, are still seen:
+// the read deadline (MaxDelay) makes the reader take what has arrived. The
+// waits are generous bounds, not timings. With MaxDelay 0 the same holds.
+func TestSource_idleBatching(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	p.Exec(t, "CREATE TABLE sbtest.idle (id INT PRIMARY KEY)")
+	for i, delay := range []time.Duration{DefaultMaxDelay, countEachEvent} {
+		t.Run(map[time.Duration]string{DefaultMaxDelay: "batched", countEachEvent: "each"}[delay], func(t *testing.T) {
+			r := startSource(t, p, Config{MaxDelay: delay})
+			waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+			hb := r.meter.Snapshot().Events[stream.EventHeartbeat]
+			waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
+				return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
+			})
+
+			p.Exec(t, "INSERT INTO sbtest.idle VALUES (?)", i)
+			end := masterPos(t, p)
+			waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
+				s := r.meter.Snapshot()
+				return s.Rows.Insert == 1 && s.Position.Compare(end) == 0
+			})
+			r.stop(t)
+		})
+	}
+}
+
+// TestSource_oneDumpThread: the sidecar registers with a stable identity
+// (server_id and replica UUID), so when it connects again while the server
+// still serves its previous dump, the server ends the old thread: one
+// sidecar dump thread is left, the new one. Then after a reconnect (its
+// dump thread killed) there is again exactly one.
+func TestSource_oneDumpThread(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{})
+	// The old session's backoff outlasts the test, so it does not take
+	// the registration back.
+	old := startSource(t, p, Config{BackoffMin: time.Minute, BackoffMax: time.Minute})
+	waitFor(t, 10*time.Second, "first session", func() bool { return old.src.ThreadID() != 0 })
+	oldID := old.src.ThreadID()
+
+	cur := startSource(t, p, Config{})
+	waitFor(t, 10*time.Second, "second session", func() bool { return cur.src.ThreadID() != 0 })
+	waitDumpThreads(t, p, cur.src)
+	if old.src.ThreadID() == oldID {
+		t.Errorf("the first session still runs its dump (thread %d)", oldID)
+	}
+	old.stop(t)
+
+	id := cur.src.ThreadID()
+	p.Exec(t, "KILL "+strconv.FormatUint(id, 10))
+	waitFor(t, 20*time.Second, "reconnected", func() bool {
+		n := cur.src.ThreadID()
+		return n != 0 && n != id
+	})
+	waitDumpThreads(t, p, cur.src)
+}
+
+// waitDumpThreads waits until the server runs exactly one Binlog Dump
+// thread for the sidecar's account, and it is src's.
+func waitDumpThreads(t *testing.T, p *testdb.Server, src *Source) {
+	t.Helper()
+	var ids []string
+	waitFor(t, 20*time.Second, "exactly one sidecar dump thread", func() bool {
+		ids = ids[:0]
+		for _, row := range p.Query(t, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'sidecar' AND COMMAND LIKE 'Binlog Dump%'") {
+			ids = append(ids, row["ID"])
+		}
+		return len(ids) == 1 && ids[0] == strconv.FormatUint(src.ThreadID(), 10)
+	})
+}
