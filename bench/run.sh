@@ -8,8 +8,9 @@
 #   BENCH_EVENTS=N       sysbench transactions in the replayed binlog (130000 ≈ 200 MB)
 #   BENCH_LIVE_EVENTS=M  sysbench transactions per live-cost run (50000)
 #   BENCH_RUNS=R         runs per reader, round-robin (3)
-#   BENCH_READERS        replay readers ("sidecar raw canal mariadb-binlog full")
-#   BENCH_LIVE_READERS   live-cost readers ("none raw sidecar"); empty: skip
+#   BENCH_READERS        replay readers ("framing sidecar raw canal mariadb-binlog full")
+#   BENCH_LIVE_READERS   live-cost readers ("none framing raw sidecar replica"); empty: skip
+#   BENCH_PROBE_EVERY    live sidecar runs: a latency probe row this often (50ms)
 #   BENCH_CACHE=0        do not cache the built datadir + binlog
 #   BENCH_CACHE_DIR      where to cache it (/var/tmp/binlog-sidecar-bench)
 #   BENCH_RESULTS_DIR    where the JSON results go (bench/results)
@@ -27,14 +28,16 @@ else
 	TABLE_SIZE=100000
 fi
 RUNS=${BENCH_RUNS:-3}
-READERS=${BENCH_READERS-sidecar raw canal mariadb-binlog full}
-LIVE_READERS=${BENCH_LIVE_READERS-none raw sidecar}
+READERS=${BENCH_READERS-framing sidecar raw canal mariadb-binlog full}
+LIVE_READERS=${BENCH_LIVE_READERS-none framing raw sidecar replica}
+PROBE_EVERY=${BENCH_PROBE_EVERY:-50ms}
 CACHE=${BENCH_CACHE:-1}
 CACHE_ROOT=${BENCH_CACHE_DIR:-/var/tmp/binlog-sidecar-bench}
 RESULTS_DIR=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
 
 NAME=bp        # --log-basename: binlog files are bp-bin.NNNNNN
 SERVER_ID=11
+REPLICA_SERVER_ID=21
 BENCH_FLAGS=(--binlog-annotate-row-events=OFF --innodb-flush-log-at-trx-commit=2 --innodb-log-file-size=512M)
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -107,6 +110,8 @@ wait_gone() { # pid seconds
 
 # cpu_ticks: utime+stime of a process (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+utime_ticks() { awk '{print $14}' "/proc/$1/stat"; }
+stime_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 
 free_port() {
 	local p i
@@ -193,6 +198,29 @@ start_primary() { # dir
 	local filepid
 	filepid=$(cat "$dir/mysqld.pid")
 	[[ $filepid == "$PRIMARY_PID" ]] || die "mariadbd pid $filepid is not the started $PRIMARY_PID"
+}
+
+# start_replica: a real MariaDB replica of the primary with its own fresh
+# datadir, no binlog, replication not started. Sets REPLICA_PID.
+start_replica() { # dir
+	local dir=$1 rport
+	run mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
+		--auth-root-authentication-method=socket --skip-test-db --skip-name-resolve >"$dir/install.log" 2>&1 ||
+		die "mariadb-install-db (replica) failed: $(tail -n 20 "$dir/install.log")"
+	rport=$(free_port)
+	setsid mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$dir/mysqld.sock" \
+		--pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" --bind-address=127.0.0.1 --port="$rport" \
+		--server-id="$REPLICA_SERVER_ID" --skip-log-bin --skip-slave-start --relay-log=relay --skip-name-resolve \
+		--innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 </dev/null >/dev/null 2>&1 &
+	REPLICA_PID=$!
+	disown "$REPLICA_PID"
+	SERVER_PIDS+=("$REPLICA_PID")
+	wait_ping "$dir/mysqld.sock" "$REPLICA_PID" "$dir/error.log"
+}
+
+# slave_field: one field of SHOW SLAVE STATUS on the replica.
+slave_field() { # name
+	sql "$REP" -e 'SHOW SLAVE STATUS\G' | sed -n "s/^ *$1: //p"
 }
 
 sysbench_cmd() { # dir, then sysbench arguments
@@ -338,19 +366,29 @@ fi
 
 # live_one: a reader attached at the current end while sysbench writes
 # LIVE_EVENTS transactions; FLUSH BINARY LOGS ends the file and the reader
-# (lab-notes §4.4).
+# (lab-notes §4.4). The reader `replica` is a real MariaDB replica with only
+# its IO thread running; its CPU is its mariadbd's from START SLAVE
+# IO_THREAD until it has read the file's ROTATE.
 live_one() { # reader round
-	local r=$1 round=$2 file pos c0 c1 size la rpid json='null' tps wall
+	local r=$1 round=$2 file pos c0 c1 size la rpid json='null' tps wall u0 s0 next i
 	sync
 	sleep 1
 	la=$(loadavg)
 	read -r file pos < <(master_status "$P")
 	c0=$(cpu_ticks "$PRIMARY_PID")
 	WALL=0 USER=0 SYS=0 RSS=0
-	if [[ $r != none ]]; then
+	if [[ $r == replica ]]; then
+		sql "$REP" -e "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PORT, MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos, MASTER_USE_GTID=no, MASTER_HEARTBEAT_PERIOD=1"
+		u0=$(utime_ticks "$REPLICA_PID")
+		s0=$(stime_ticks "$REPLICA_PID")
+		sql "$REP" -e 'START SLAVE IO_THREAD'
+		sleep 0.3
+	elif [[ $r != none ]]; then
+		local probe=()
+		[[ $r == sidecar ]] && probe=(-probe-every "$PROBE_EVERY")
 		# Own process group, so cleanup can stop it with its child.
 		setsid -w /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$REPLAY" -mode "$r" -addr "127.0.0.1:$PORT" \
-			-user repl -password repl -file "$file" -start "$pos" -end 0 >"$WORK/out" 2>"$WORK/err" &
+			-user repl -password repl -file "$file" -start "$pos" -end 0 "${probe[@]}" >"$WORK/out" 2>"$WORK/err" &
 		rpid=$!
 		READER_PGID=$rpid
 		sleep 0.3
@@ -358,7 +396,22 @@ live_one() { # reader round
 	sysbench_cmd "$P" oltp_write_only run --threads=2 --events="$LIVE_EVENTS" --time=0 >"$WORK/sb.log" 2>&1 ||
 		die "sysbench run failed: $(tail -n 5 "$WORK/sb.log")"
 	sql "$P" -e 'FLUSH BINARY LOGS'
-	if [[ $r != none ]]; then
+	size=$(stat -c %s "$P/data/$file")
+	if [[ $r == replica ]]; then
+		# Read to the end: the IO thread moved on to the next file.
+		for ((i = 0; i < 2400; i++)); do
+			next=$(slave_field Master_Log_File)
+			[[ -n $next && $next != "$file" ]] && break
+			sleep 0.05
+		done
+		[[ -n $next && $next != "$file" ]] ||
+			die "replica IO thread did not read $file to its end: $(slave_field Last_IO_Error)"
+		USER=$(cpu_s $(($(utime_ticks "$REPLICA_PID") - u0)))
+		SYS=$(cpu_s $(($(stime_ticks "$REPLICA_PID") - s0)))
+		RSS=$(awk '/^VmRSS:/{print $2}' "/proc/$REPLICA_PID/status")
+		sql "$REP" -e 'STOP SLAVE IO_THREAD'
+		json=$(printf '{"mode":"replica","file":"%s","start":%d,"end":%d,"bytes":%d}' "$file" "$pos" "$size" $((size - pos)))
+	elif [[ $r != none ]]; then
 		if ! wait "$rpid"; then
 			cat "$WORK/err" >&2
 			die "live reader $r failed"
@@ -366,7 +419,6 @@ live_one() { # reader round
 		READER_PGID=
 		read -r WALL USER SYS RSS < <(tail -n 1 "$WORK/time")
 		json=$(cat "$WORK/out")
-		size=$(stat -c %s "$P/data/$file")
 		local bytes
 		bytes=$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' <<<"$json")
 		[[ $bytes == $((size - pos)) ]] || die "live reader $r read $bytes bytes of $file, want $((size - pos))"
@@ -378,6 +430,13 @@ live_one() { # reader round
 		"$r" "$round" "$tps" "$wall" "$WALL" "$USER" "$SYS" "$RSS" "$(cpu_s $((c1 - c0)))" "$la" "$json" >>"$RECORDS"
 	log "live   $round/$RUNS $(printf '%-8s' "$r") sysbench $tps tps in $wall s  reader user $USER s sys $SYS s  primary $(cpu_s $((c1 - c0))) s  (load $la)"
 }
+
+if [[ " $LIVE_READERS " == *" replica "* ]]; then
+	REP=$WORK/replica
+	mkdir -p "$REP"
+	log "starting a replica for the live part (IO thread only)"
+	start_replica "$REP"
+fi
 
 if [[ -n ${LIVE_READERS// /} ]]; then
 	for ((round = 1; round <= RUNS; round++)); do

@@ -5,6 +5,8 @@
 // Modes:
 //
 //	sidecar  the project's stream (stream/binlog.Source feeding a stream.Meter)
+//	framing  the floor: COM_BINLOG_DUMP, a 1 MiB buffered reader, the packet
+//	         header and the event header, nothing else
 //	raw      go-mysql BinlogSyncer with RawModeEnabled (no event parsing)
 //	full     go-mysql BinlogSyncer with default parsing, rows decoded
 //	canal    go-mysql canal, rows decoded into canal.RowsEvent
@@ -46,6 +48,17 @@ type result struct {
 	Rows uint64 `json:"rows"`
 	// WallSeconds runs from before the connection to after Close.
 	WallSeconds float64 `json:"wall_s"`
+	// Latency (sidecar with -probe-every): from writing a row to the
+	// stream having counted its transaction.
+	Latency *latency `json:"latency,omitempty"`
+}
+
+// latency summarises the probe rows' event-to-counted times.
+type latency struct {
+	Samples int     `json:"samples"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
 }
 
 type options struct {
@@ -58,15 +71,21 @@ type options struct {
 	end      uint32
 	serverID uint32
 	timeout  time.Duration
+	// maxDelay is the sidecar's Config.MaxDelay.
+	maxDelay time.Duration
+	// probe: a row every probeEvery written as probeUser (sidecar only).
+	probeEvery               time.Duration
+	probeUser, probePassword string
 }
 
 type reader func(ctx context.Context, o options) (result, error)
 
 // readers maps -mode to its implementation; sidecar.go adds "sidecar".
 var readers = map[string]reader{
-	"raw":   readSyncer(true),
-	"full":  readSyncer(false),
-	"canal": readCanal,
+	"framing": readFraming,
+	"raw":     readSyncer(true),
+	"full":    readSyncer(false),
+	"canal":   readCanal,
 }
 
 func main() {
@@ -81,6 +100,10 @@ func main() {
 	flag.UintVar(&end, "end", 0, "offset to stop at (the file size); 0: stop at the file's real ROTATE")
 	flag.UintVar(&serverID, "server-id", 0, "server_id to register with; 0: a fixed id per mode")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	flag.DurationVar(&o.maxDelay, "max-delay", 100*time.Millisecond, "sidecar: SIDECAR_STREAM_MAX_DELAY")
+	flag.DurationVar(&o.probeEvery, "probe-every", 0, "sidecar: write a timestamped row this often and report when each was counted; 0: off")
+	flag.StringVar(&o.probeUser, "probe-user", "bench", "sidecar: user that writes the probe rows (into sbtest.latency)")
+	flag.StringVar(&o.probePassword, "probe-password", "bench", "sidecar: its password")
 	flag.Parse()
 	o.start, o.end, o.serverID = uint32(start), uint32(end), uint32(serverID)
 
@@ -134,4 +157,5 @@ var defaultServerID = map[string]uint32{
 	"raw":     4000000102,
 	"full":    4000000103,
 	"canal":   4000000104,
+	"framing": 4000000105,
 }

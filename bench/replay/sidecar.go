@@ -33,6 +33,12 @@ func readSidecar(ctx context.Context, o options) (result, error) {
 		stop = stream.Position{File: next, Pos: 4}
 	}
 	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: time.Second})
+	var pr *probe
+	var onCommit func(stream.GTID)
+	if o.probeEvery > 0 {
+		pr = &probe{}
+		onCommit = pr.onCommit
+	}
 	src := binlog.New(binlog.Config{
 		Addr:            o.addr,
 		User:            o.user,
@@ -42,6 +48,8 @@ func readSidecar(ctx context.Context, o options) (result, error) {
 		HeartbeatPeriod: time.Second,
 		Start:           stream.Position{File: o.file, Pos: o.start}.String(),
 		StopAt:          &stop,
+		MaxDelay:        o.maxDelay,
+		OnCommit:        onCommit,
 	}, meter, zerolog.Nop())
 
 	// Run retries every failure forever (the daemon must not crash-loop);
@@ -50,6 +58,12 @@ func readSidecar(ctx context.Context, o options) (result, error) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx) }()
+	probeErr := make(chan error, 1)
+	if pr != nil {
+		pctx, stopProbe := context.WithCancel(ctx)
+		defer stopProbe()
+		go func() { probeErr <- pr.write(pctx, o) }()
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var err error
@@ -58,6 +72,12 @@ wait:
 		select {
 		case err = <-done:
 			break wait
+		case e := <-probeErr:
+			if e != nil {
+				cancel()
+				<-done
+				return res, e
+			}
 		case <-tick.C:
 			if e := src.LastError(); e != nil {
 				cancel()
@@ -75,6 +95,9 @@ wait:
 	snap := meter.Snapshot()
 	if snap.Reconnects != 0 {
 		return res, fmt.Errorf("binlog stream reconnected %d times; the timing is not comparable", snap.Reconnects)
+	}
+	if pr != nil {
+		res.Latency = pr.summary()
 	}
 	res.Events = snap.EventsTotal() - snap.Events[stream.EventHeartbeat]
 	res.Bytes = snap.Bytes

@@ -89,6 +89,12 @@ type Config struct {
 	// ReplicaUUID is the UUID the sidecar registers with (@slave_uuid);
 	// see ReplicaUUID. Empty: derived from ServerID.
 	ReplicaUUID string
+	// OnCommit, when set, is called on the stream's goroutine right after
+	// the meter counted a transaction, with its GTID (the zero GTID when
+	// the server has none). It must return quickly: the stream waits. It
+	// lets a caller time when a row it wrote was counted (bench/replay's
+	// latency probe).
+	OnCommit func(stream.GTID)
 }
 
 func (c Config) withDefaults() Config {

@@ -32,8 +32,9 @@
 // spends most of its CPU in the kernel. With Config.MaxDelay > 0 the TCP
 // socket gets a receive low-water mark (SO_RCVLOWAT, 64 KiB), so the
 // kernel wakes the reader once a batch has arrived, and a read deadline of
-// MaxDelay bounds how long anything received may wait: when it passes, the
-// reader takes what is there, a lone heartbeat included
+// half of MaxDelay bounds how long anything received may wait (the other
+// half is for the event's way there: commit, network, scheduling): when it
+// passes, the reader takes what is there, a lone heartbeat included
 // (TestSource_idleBatching). MaxDelay is SIDECAR_STREAM_MAX_DELAY, below the
 // heartbeat period, so heartbeats and stall detection keep their meaning.
 //

@@ -159,13 +159,16 @@ const lowWater = 64 << 10
 
 // batchReader reads a dump connection in batches: with the socket's
 // receive low-water mark set (SO_RCVLOWAT) the reader sleeps until
-// lowWater bytes have arrived, and a read deadline of maxDelay bounds how
-// long anything that arrived may wait. When the deadline passes, the next
-// read returns whatever the socket holds, a heartbeat smaller than the mark
-// included. With maxDelay 0 it reads each event as it arrives.
+// lowWater bytes have arrived, and a read deadline bounds how long anything
+// that arrived may wait. When the deadline passes, the next read returns
+// whatever the socket holds, a heartbeat smaller than the mark included.
+// The deadline is half of MaxDelay, leaving the other half for the event's
+// way to the socket (commit, network) and a busy machine's scheduling, so
+// that the time from a row's write to its being counted stays within
+// MaxDelay. With MaxDelay 0 it reads each event as it arrives.
 type batchReader struct {
-	conn     net.Conn
-	maxDelay time.Duration
+	conn net.Conn
+	wait time.Duration // the read deadline; 0: none, no low-water mark
 }
 
 // newBatchReader sets the low-water mark on tcp (when maxDelay > 0 and the
@@ -178,18 +181,18 @@ func newBatchReader(conn net.Conn, tcp *net.TCPConn, maxDelay time.Duration) (*b
 	if err := setLowWater(tcp, lowWater); err != nil {
 		return nil, err
 	}
-	r.maxDelay = maxDelay
+	r.wait = max(maxDelay/2, time.Millisecond)
 	return r, nil
 }
 
 func (r *batchReader) Read(b []byte) (int, error) {
-	if r.maxDelay == 0 {
+	if r.wait == 0 {
 		return r.conn.Read(b)
 	}
 	for {
 		// The deadline is set before the wait, so anything arriving
-		// during the wait waits at most maxDelay.
-		if err := r.conn.SetReadDeadline(time.Now().Add(r.maxDelay)); err != nil {
+		// during the wait waits at most r.wait.
+		if err := r.conn.SetReadDeadline(time.Now().Add(r.wait)); err != nil {
 			return 0, err
 		}
 		n, err := r.conn.Read(b)

@@ -74,6 +74,7 @@ func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
 		warned: make(map[string]bool),
 	}
 	s.t.onFirstEvent = s.connected
+	s.t.onCommit = cfg.OnCommit
 	if q := cfg.HeartbeatPeriod / 4; q > 0 && q < s.t.touchInterval {
 		s.t.touchInterval = q
 	}

@@ -67,6 +67,8 @@ type translator struct {
 	meter  *stream.Meter
 	log    zerolog.Logger
 	stopAt *stream.Position
+	// onCommit is Config.OnCommit.
+	onCommit func(stream.GTID)
 
 	// onFirstEvent runs at the first event of a session.
 	onFirstEvent func()
@@ -492,6 +494,9 @@ func (t *translator) commit(tx bool) error {
 	b.Transaction = tx
 	b.File, b.Pos = t.file, t.pos
 	t.meter.Commit(b)
+	if tx && t.onCommit != nil {
+		t.onCommit(b.GTID)
+	}
 	b.Reset()
 	t.group = outside
 	t.groupEvents = 0
