@@ -306,18 +306,19 @@ func (b *Builder) Info(typ, subject string, sev health.Severity, summary string,
 	return e
 }
 
-// DumpThreadKilled is the dump_thread.killed event: the sidecar killed
-// thread id, which served replica, for reason; killErr is the KILL's error
-// (nil when it succeeded, which makes the event info rather than warning).
-func (b *Builder) DumpThreadKilled(id uint64, replica, reason string, killErr error) Event {
+// DumpThreadKilled is the dump_thread.killed event for what the monitor
+// did to a zombie thread: which thread, the replica it served, the
+// dump_thread.zombie problem it acted on, why, and the result (a failed KILL
+// makes the event a warning rather than info).
+func (b *Builder) DumpThreadKilled(k health.KillReport) Event {
 	sev, result := health.SeverityInfo, "killed"
-	summary := fmt.Sprintf("Killed dump thread %d serving %s: %s.", id, replica, reason)
-	if killErr != nil {
-		sev, result = health.SeverityWarning, "failed: "+killErr.Error()
-		summary = fmt.Sprintf("Could not kill dump thread %d serving %s: %v.", id, replica, killErr)
+	summary := fmt.Sprintf("Killed dump thread %d serving %s: %s.", k.ThreadID, k.Replica, k.Reason)
+	if k.Err != nil {
+		sev, result = health.SeverityWarning, "failed: "+k.Err.Error()
+		summary = fmt.Sprintf("Could not kill dump thread %d serving %s: %v.", k.ThreadID, k.Replica, k.Err)
 	}
-	return b.Info(TypeDumpThreadKilled, fmt.Sprintf("thread/%d", id), sev, summary,
-		map[string]any{"thread_id": id, "replica": replica, "reason": reason, "result": result})
+	return b.Info(TypeDumpThreadKilled, health.ThreadSubject(k.ThreadID), sev, summary,
+		map[string]any{"thread_id": k.ThreadID, "replica": k.Replica, "problem_id": k.ProblemID, "reason": k.Reason, "result": result})
 }
 
 func rfc3339(t time.Time) string {

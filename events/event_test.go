@@ -166,8 +166,12 @@ func TestBuilder_DumpThreadKilled(t *testing.T) {
 		{errors.New("denied"), "warning|failed: denied"},
 	}
 	for _, tt := range tests {
-		d := decode(t, events.NewBuilder("c", "i").DumpThreadKilled(7, "r:3306", "zombie", tt.give))
-		if got := fmt.Sprint(d["severity"], "|", d["details"].(map[string]any)["result"]); got != tt.want {
+		d := decode(t, events.NewBuilder("c", "i").DumpThreadKilled(health.KillReport{ThreadID: 7, Replica: "r:3306", ProblemID: "p1", Reason: "no_greeting", Err: tt.give}))
+		det := d["details"].(map[string]any)
+		if got := fmt.Sprint(det["replica"], "|", det["problem_id"], "|", det["thread_id"], "|", det["reason"]); got != "r:3306|p1|7|no_greeting" {
+			t.Errorf("details: got %s, want the replica's address, the zombie's problem_id, the thread and the reason", got)
+		}
+		if got := fmt.Sprint(d["severity"], "|", det["result"]); got != tt.want {
 			t.Errorf("err %v: got %s, want %s", tt.give, got, tt.want)
 		}
 	}

@@ -270,7 +270,8 @@ func ExampleBuilder_Lifecycle() {
 
 func ExampleBuilder_DumpThreadKilled() {
 	b := exampleBuilder()
-	e := b.DumpThreadKilled(1234, "db-2:3306", "no handshake answer for 30s", errors.New("Error 1095: You are not owner of thread 1234"))
+	e := b.DumpThreadKilled(health.KillReport{ThreadID: 1234, Replica: "db-2:3306", ProblemID: "9f2c4e1a7b3d5e60", Reason: "no_greeting",
+		Err: errors.New("Error 1095: You are not owner of thread 1234")})
 	printJSON(e)
 	// Output:
 	// {
@@ -293,7 +294,8 @@ func ExampleBuilder_DumpThreadKilled() {
 	//       "server_id": 1
 	//     },
 	//     "details": {
-	//       "reason": "no handshake answer for 30s",
+	//       "problem_id": "9f2c4e1a7b3d5e60",
+	//       "reason": "no_greeting",
 	//       "replica": "db-2:3306",
 	//       "result": "failed: Error 1095: You are not owner of thread 1234",
 	//       "thread_id": 1234

@@ -240,7 +240,8 @@ func TestMonitor_killZombie(t *testing.T) {
 	w.mu.Lock()
 	kills := append([]health.KillReport(nil), w.kills...)
 	w.mu.Unlock()
-	if len(kills) != 1 || kills[0].Result != "killed" || kills[0].ProblemID != tr.Problem.ID || health.ThreadSubject(kills[0].ThreadID) != tr.Problem.Subject {
+	if len(kills) != 1 || kills[0].Result != "killed" || kills[0].ProblemID != tr.Problem.ID || health.ThreadSubject(kills[0].ThreadID) != tr.Problem.Subject ||
+		kills[0].Replica != entry(r).Addr() {
 		t.Fatalf("kills: got %+v, want one kill of %s for problem %s", kills, tr.Problem.Subject, tr.Problem.ID)
 	}
 	if got := dumpThreads(t, p); len(got) != 0 {

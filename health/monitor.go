@@ -75,7 +75,7 @@ type Options struct {
 type KillReport struct {
 	At        time.Time
 	ThreadID  uint64
-	Subject   string // thread/<id>
+	Replica   string // the address of the replica the thread served
 	ProblemID string // the dump_thread.zombie problem that caused it
 	Reason    string // no_greeting or superseded
 	Result    string // "killed" or the error
@@ -316,13 +316,13 @@ func (m *Monitor) kill(ctx context.Context, obs Observation, cands []killCandida
 		kctx, cancel := context.WithTimeout(ctx, killTimeout)
 		err := m.probe.Kill(kctx, c.thread)
 		cancel()
-		rep := KillReport{At: m.opts.Now(), ThreadID: c.thread, Subject: c.subject, ProblemID: c.problemID,
+		rep := KillReport{At: m.opts.Now(), ThreadID: c.thread, Replica: c.replica, ProblemID: c.problemID,
 			Reason: c.reason, Result: "killed", Err: err}
 		if err != nil {
 			rep.Result = err.Error()
-			m.log.Error().Err(err).Uint64("thread_id", c.thread).Str("problem_id", c.problemID).Msg("kill zombie dump thread failed")
+			m.log.Error().Err(err).Uint64("thread_id", c.thread).Str("replica", c.replica).Str("problem_id", c.problemID).Msg("kill zombie dump thread failed")
 		} else {
-			m.log.Warn().Uint64("thread_id", c.thread).Str("problem_id", c.problemID).Str("reason", c.reason).Msg("killed zombie dump thread")
+			m.log.Warn().Uint64("thread_id", c.thread).Str("replica", c.replica).Str("problem_id", c.problemID).Str("reason", c.reason).Msg("killed zombie dump thread")
 		}
 		if m.opts.OnKill != nil {
 			m.opts.OnKill(rep)

@@ -65,9 +65,9 @@ func TestMonitor_poll(t *testing.T) {
 		wantKilled []uint64
 	}{
 		{"zombie is not killed by default", false, nil, []string{}, nil},
-		{"zombie is killed once when enabled", true, nil, []string{"10 no_greeting killed"}, []uint64{10}},
+		{"zombie is killed once when enabled", true, nil, []string{"10 db-2.test:3306 no_greeting killed"}, []uint64{10}},
 		{"a failed kill is reported and not retried", true, errors.New("kill 10: missing privilege CONNECTION ADMIN"),
-			[]string{"10 no_greeting kill 10: missing privilege CONNECTION ADMIN"}, []uint64{10}},
+			[]string{"10 db-2.test:3306 no_greeting kill 10: missing privilege CONNECTION ADMIN"}, []uint64{10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +81,9 @@ func TestMonitor_poll(t *testing.T) {
 				Now:            func() time.Time { return clock },
 				OnTransition:   func(tr Transition) { trs = append(trs, string(tr.State)+" "+tr.Problem.Type) },
 				OnHealthChange: func(from, to Status, _ time.Time) { health = append(health, from.String()+"->"+to.String()) },
-				OnKill:         func(k KillReport) { kills = append(kills, itoa(int(k.ThreadID))+" "+k.Reason+" "+k.Result) },
+				OnKill: func(k KillReport) {
+					kills = append(kills, itoa(int(k.ThreadID))+" "+k.Replica+" "+k.Reason+" "+k.Result)
+				},
 			}, f, zerolog.Nop())
 			for range 5 {
 				m.poll(context.Background())

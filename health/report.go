@@ -116,10 +116,16 @@ type Counts struct {
 }
 
 type killCandidate struct {
-	thread    uint64
-	problemID string
-	subject   string
-	reason    string
+	killTarget
+	problemID string // the dump_thread.zombie problem it acts on
+}
+
+// killTarget is a thread a rule found killable: which, the replica it
+// serves, and why (no_greeting or superseded).
+type killTarget struct {
+	thread  uint64
+	replica string
+	reason  string
 }
 
 // report assembles the Report of the evaluation.
@@ -145,9 +151,8 @@ func (e *eval) report() Report {
 		}
 	}
 	for _, f := range e.findings {
-		if p, ok := e.m.active[f.typ+" "+f.subject]; ok && f.kill != 0 {
-			reason, _ := f.evidence["reason"].(string)
-			rep.kills = append(rep.kills, killCandidate{thread: f.kill, problemID: p.ID, subject: f.subject, reason: reason})
+		if p, ok := e.m.active[f.typ+" "+f.subject]; ok && f.kill.thread != 0 {
+			rep.kills = append(rep.kills, killCandidate{killTarget: f.kill, problemID: p.ID})
 		}
 	}
 

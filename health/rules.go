@@ -132,7 +132,7 @@ type finding struct {
 	since                time.Time
 	summary, remediation string
 	evidence             map[string]any
-	kill                 uint64 // a zombie thread that may be killed (mapping certain)
+	kill                 killTarget // a zombie thread that may be killed (mapping certain); zero: none
 }
 
 // eval is one evaluation in progress: the rules below are its methods.
@@ -482,7 +482,7 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	case res.Unresolved:
 		// Still firing from before the DNS outage; no kill on stale evidence.
 	case r.reg != nil && r.exact:
-		f.kill = th.ID
+		f.kill = killTarget{thread: th.ID, replica: r.addr(), reason: "no_greeting"}
 	default:
 		f.remediation += " (Which thread serves it is a guess: several replicas connect from " + th.IP() + ".)"
 	}
@@ -496,7 +496,8 @@ func (e *eval) superseded(r *replica, th DumpThread) {
 		return
 	}
 	cur, _ := r.current()
-	e.add(finding{typ: typ, subject: ThreadSubject(th.ID), since: st.since, kill: th.ID,
+	e.add(finding{typ: typ, subject: ThreadSubject(th.ID), since: st.since,
+		kill: killTarget{thread: th.ID, replica: r.addr(), reason: "superseded"},
 		summary: fmt.Sprintf("Dump thread %d was superseded by thread %d of the same replica %s and still exists.",
 			th.ID, cur.ID, r.addr()),
 		remediation: fmt.Sprintf("KILL %d; — the replica reconnected as thread %d; the old thread only holds a connection and pins binlog files.", th.ID, cur.ID),

@@ -92,7 +92,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 			sink.Publish(builder.HealthChanged(from, to, monitor.Report().Problems))
 		},
 		OnKill: func(k health.KillReport) {
-			sink.Publish(builder.DumpThreadKilled(k.ThreadID, k.Subject, k.Reason, k.Err))
+			sink.Publish(builder.DumpThreadKilled(k))
 		},
 	}, probe.New(probe.Config{
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
