@@ -19,21 +19,29 @@ func TestSource_idleBatching(t *testing.T) {
 	for i, delay := range []time.Duration{DefaultMaxDelay, countEachEvent} {
 		t.Run(map[time.Duration]string{DefaultMaxDelay: "batched", countEachEvent: "each"}[delay], func(t *testing.T) {
 			r := startSource(t, p, Config{MaxDelay: delay})
-			waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
-			hb := r.meter.Snapshot().Events[stream.EventHeartbeat]
-			waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
-				return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
-			})
-
-			p.Exec(t, "INSERT INTO sbtest.idle VALUES (?)", i)
-			end := masterPos(t, p)
-			waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
-				s := r.meter.Snapshot()
-				return s.Rows.Insert == 1 && s.Position.Compare(end) == 0
-			})
+			seesIdleEvents(t, p, r, "INSERT INTO sbtest.idle VALUES ("+strconv.Itoa(i)+")")
 			r.stop(t)
 		})
 	}
+}
+
+// seesIdleEvents waits, with generous bounds, until r is connected and a
+// heartbeat arrived on the idle stream, then until the single-row insert
+// was counted up to the server's binlog end.
+func seesIdleEvents(t *testing.T, p *testdb.Server, r *running, insert string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	hb := r.meter.Snapshot().Events[stream.EventHeartbeat]
+	waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
+		return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
+	})
+	p.Exec(t, insert)
+	end := masterPos(t, p)
+	rows := r.meter.Snapshot().Rows.Insert
+	waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
+		s := r.meter.Snapshot()
+		return s.Rows.Insert == rows+1 && s.Position.Compare(end) == 0
+	})
 }
 
 // TestSource_oneDumpThread: the sidecar registers with a stable identity

@@ -3,7 +3,6 @@ package binlog
 import (
 	"crypto/tls"
 	"testing"
-	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testcert"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
@@ -23,18 +22,7 @@ func TestSource_TLS(t *testing.T) {
 	start := masterPos(t, p)
 	r := startSource(t, p, Config{Start: start.String(),
 		TLS: &tls.Config{RootCAs: certs.Pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}})
-	waitFor(t, 10*time.Second, "connected over TLS", func() bool { return r.meter.Snapshot().Connected })
-	hb := r.meter.Snapshot().Events[stream.EventHeartbeat]
-	waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
-		return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
-	})
-
-	p.Exec(t, "INSERT INTO sbtest.tls VALUES (1, 'one')")
-	end := masterPos(t, p)
-	waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
-		s := r.meter.Snapshot()
-		return s.Rows.Insert == 1 && s.Position.Compare(end) == 0
-	})
+	seesIdleEvents(t, p, r, "INSERT INTO sbtest.tls VALUES (1, 'one')")
 
 	p.Exec(t, "INSERT INTO sbtest.tls SELECT seq + 1, REPEAT('v', 100) FROM seq_1_to_20000")
 	p.Exec(t, "UPDATE sbtest.tls SET v = 'u' WHERE id <= 1000")
