@@ -35,9 +35,9 @@ func seesIdleEvents(t *testing.T, p *testdb.Server, r *running, insert string) {
 	waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
 		return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
 	})
+	rows := r.meter.Snapshot().Rows.Insert
 	p.Exec(t, insert)
 	end := masterPos(t, p)
-	rows := r.meter.Snapshot().Rows.Insert
 	waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
 		s := r.meter.Snapshot()
 		return s.Rows.Insert == rows+1 && s.Position.Compare(end) == 0
