@@ -311,3 +311,21 @@ func pageSize(t *testing.T, url string) (int, string) {
 	}
 	return len(b), string(b)
 }
+
+// TestBrowserWatch: the browser test's guard counts requests to the
+// sidecar and flags every other destination (another port is another
+// origin) and every script error.
+func TestBrowserWatch(t *testing.T) {
+	w := &browserWatch{host: "127.0.0.1:9106"}
+	for _, u := range []string{"http://127.0.0.1:9106/", "http://127.0.0.1:9106/?x", "data:,", "https://127.0.0.1:9106/",
+		"http://127.0.0.1:9107/", "https://cdn.example.com/chart.js", "ws://127.0.0.1:9106/"} {
+		w.listen(&network.EventRequestWillBeSent{Request: &network.Request{URL: u}})
+	}
+	w.listen(&runtime.EventExceptionThrown{ExceptionDetails: &runtime.ExceptionDetails{Text: "Uncaught"}})
+	w.listen(&cdplog.EventEntryAdded{Entry: &cdplog.Entry{Level: cdplog.EntryLevelError, Source: "security", Text: "Refused to load"}})
+	w.listen(&cdplog.EventEntryAdded{Entry: &cdplog.Entry{Level: cdplog.EntryLevelInfo, Text: "fine"}})
+	requests, foreign, errs := w.snapshot()
+	if requests != 2 || len(foreign) != 4 || len(errs) != 2 {
+		t.Errorf("requests %d, foreign %v, errors %v; want 2 to the sidecar, 4 elsewhere, 2 errors", requests, foreign, errs)
+	}
+}
