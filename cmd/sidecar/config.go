@@ -178,27 +178,9 @@ func describeParseErrors(err error) []string {
 	return out
 }
 
-// keyOfField maps a Config field name to its variable. Field names are
-// unique across the nested structs for exactly this reason.
+// keyOfField maps a Config field name to its variable.
 func keyOfField(name string) string {
-	var walk func(t reflect.Type, prefix string) string
-	walk = func(t reflect.Type, prefix string) string {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if p, ok := f.Tag.Lookup("envPrefix"); ok {
-				if k := walk(f.Type, prefix+p); k != "" {
-					return k
-				}
-				continue
-			}
-			if f.Name == name {
-				tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-				return prefix + tag
-			}
-		}
-		return ""
-	}
-	if k := walk(reflect.TypeOf(Config{}), envPrefix); k != "" {
+	if k, ok := envVariables()[name]; ok {
 		return k
 	}
 	return name

@@ -40,6 +40,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	log.Info().Str("version", version).Str("commit", commit).Fields(cfg.Redacted()).Msg("starting")
+	warnUnknownVariables(log, environ)
 
 	tlsCfg, err := cfg.MySQLTLS()
 	if err != nil {
