@@ -49,6 +49,9 @@ type Audit struct {
 
 // AuditSummary counts what the audit found.
 type AuditSummary struct {
+	// Health is the verdict of everything the audit found: the health
+	// rules' status, raised to critical by any error finding and to
+	// degraded by any warning, so it never reads ok above an error.
 	Health   string `json:"health"`
 	Errors   int    `json:"errors"` // validator errors plus critical problems
 	Warnings int    `json:"warnings"`
@@ -72,6 +75,7 @@ func auditCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		err = enc.Encode(a)
 	} else {
 		_, err = io.WriteString(stdout, a.Markdown())
@@ -134,20 +138,34 @@ func runAudit(ctx context.Context, environ []string) (Audit, error) {
 			a.Variables[k] = v
 		}
 	}
-	a.Summary.Health = rep.Health.String()
-	sum := validate.Summarize(a.Findings, nil)
-	a.Summary.Errors, a.Summary.Warnings, a.Summary.Infos = sum.Errors, sum.Warnings, sum.Infos
+	a.Summary = summarize(rep, a.Findings)
+	return a, nil
+}
+
+// summarize counts the validator's findings and the rules' problems
+// (critical ones as errors) and gives the verdict over both.
+func summarize(rep health.Report, findings []validate.Finding) AuditSummary {
+	sum := validate.Summarize(findings, nil)
+	s := AuditSummary{Errors: sum.Errors, Warnings: sum.Warnings, Infos: sum.Infos}
 	for _, pr := range rep.Problems {
 		switch pr.Severity {
 		case health.SeverityCritical:
-			a.Summary.Errors++
+			s.Errors++
 		case health.SeverityWarning:
-			a.Summary.Warnings++
+			s.Warnings++
 		default:
-			a.Summary.Infos++
+			s.Infos++
 		}
 	}
-	return a, nil
+	verdict := rep.Health
+	switch {
+	case s.Errors > 0:
+		verdict = max(verdict, health.StatusCritical)
+	case s.Warnings > 0:
+		verdict = max(verdict, health.StatusDegraded)
+	}
+	s.Health = verdict.String()
+	return s
 }
 
 // resolveHosts looks the inventory's and registrations' names up, each
@@ -205,8 +223,8 @@ func (a Audit) Markdown() string {
 		b.WriteString("| " + strings.Join(parts, " | ") + " |\n")
 	}
 	fmt.Fprintf(&b, "# Replication audit of %s\n\n", a.Addr)
-	fmt.Fprintf(&b, "%s, sidecar %s. Health: **%s**. Health rules judged one observation (as two polls, zombie grace 0).\n\n",
-		a.At.Format(time.RFC3339), a.Sidecar, a.Summary.Health)
+	fmt.Fprintf(&b, "%s, sidecar %s. Health: **%s** (%d error(s), %d warning(s) below; the health rules alone: %s). Health rules judged one observation (as two polls, zombie grace 0).\n\n",
+		a.At.Format(time.RFC3339), a.Sidecar, a.Summary.Health, a.Summary.Errors, a.Summary.Warnings, r.Health)
 
 	b.WriteString("## Server\n\n| setting | value |\n|---|---|\n")
 	row("flavor", r.Server.Flavor)
@@ -281,7 +299,7 @@ func (a Audit) Markdown() string {
 		}
 	}
 	if len(unavailable) > 0 {
-		b.WriteString("\n## Checks not evaluated\n\n" + strings.Join(unavailable, ""))
+		b.WriteString("\n## Checks not evaluated or unavailable\n\n" + strings.Join(unavailable, ""))
 	}
 
 	b.WriteString("\n## Findings\n\n")

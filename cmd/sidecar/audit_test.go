@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
 // TestAuditCommand audits a real MariaDB primary with a GTID replica: first
@@ -79,6 +81,30 @@ func TestAuditCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("blind and error findings", func(t *testing.T) {
+		p.Exec(t, "SET sql_log_bin=0")
+		p.Exec(t, "CREATE USER auditnoproc@'%' IDENTIFIED BY 'x'")
+		p.Exec(t, "GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SLAVE MONITOR ON *.* TO auditnoproc@'%'")
+		p.Exec(t, "SET sql_log_bin=1")
+		var out, errOut bytes.Buffer
+		environ := []string{"SIDECAR_MYSQL_ADDR=" + p.Addr, "SIDECAR_MYSQL_USER=auditnoproc", "SIDECAR_MYSQL_PASSWORD=x",
+			"SIDECAR_MYSQL_TLS=disabled", "SIDECAR_INSTANCE=audit-test", "SIDECAR_SERVER_ID=" + fmt.Sprint(p.ServerID)}
+		code := auditCommand(context.Background(), nil, environ, &out, &errOut)
+		md := out.String()
+		for _, want := range []string{"Health: **critical**", "| warning | check.unavailable | check/dump_threads |",
+			"GRANT PROCESS ON *.* TO 'auditnoproc'@'%';", "- dump_threads: unavailable"} {
+			if !strings.Contains(md, want) {
+				t.Errorf("audit lacks %q", want)
+			}
+		}
+		if strings.Contains(md, "Health: **ok**") || code != 1 {
+			t.Errorf("exit %d, want 1 and no ok header above the error finding (the sidecar's server_id is the server's)", code)
+		}
+		if t.Failed() {
+			t.Logf("audit:\n%s%s", md, errOut.String())
+		}
+	})
+
 	t.Run("cannot run", func(t *testing.T) {
 		tests := []struct {
 			name    string
@@ -108,4 +134,35 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The audit's verdict is never ok above an error or a warning.
+func TestAuditSummary(t *testing.T) {
+	warn := health.Problem{Type: health.TypeCheckUnavailable, Severity: health.SeverityWarning}
+	crit := health.Problem{Type: health.TypeDumpThreadZombie, Severity: health.SeverityCritical}
+	tests := []struct {
+		name     string
+		rep      health.Report
+		findings []validate.Finding
+		want     AuditSummary
+	}{
+		{"clean", health.Report{Health: health.StatusOK}, nil, AuditSummary{Health: "ok"}},
+		{"infos only", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityInfo}},
+			AuditSummary{Health: "ok", Infos: 1}},
+		{"an error finding under healthy rules", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityError}},
+			AuditSummary{Health: "critical", Errors: 1}},
+		{"a warning finding", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityWarning}},
+			AuditSummary{Health: "degraded", Warnings: 1}},
+		{"a blind check", health.Report{Health: health.StatusDegraded, Problems: []health.Problem{warn}}, nil,
+			AuditSummary{Health: "degraded", Warnings: 1}},
+		{"a critical problem", health.Report{Health: health.StatusCritical, Problems: []health.Problem{crit}}, []validate.Finding{{Severity: validate.SeverityWarning}},
+			AuditSummary{Health: "critical", Errors: 1, Warnings: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := summarize(tt.rep, tt.findings); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
 }
