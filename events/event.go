@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -341,7 +342,7 @@ func nonNil(m map[string]any) map[string]any {
 // and the error is returned too, so the event is still delivered and the
 // caller can log why it lost its details.
 func Encode(e Event) ([]byte, error) {
-	b, err := json.Marshal(e)
+	b, err := marshal(e)
 	if err == nil {
 		return b, nil
 	}
@@ -357,9 +358,21 @@ func Encode(e Event) ([]byte, error) {
 		c := e.Data.Base()
 		e.Data = InfoData{Common: c, Details: bad}
 	}
-	b, err2 := json.Marshal(e)
+	b, err2 := marshal(e)
 	if err2 != nil {
 		return nil, fmt.Errorf("encode event: %w", err2)
 	}
 	return b, fmt.Errorf("encode event: %w", err)
+}
+
+// marshal is json.Marshal without HTML escaping: people read summaries and
+// fixes (`log_bin=<basename>`), and no consumer embeds events in HTML raw.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

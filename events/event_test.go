@@ -176,3 +176,17 @@ func TestBuilder_DumpThreadKilled(t *testing.T) {
 		}
 	}
 }
+
+// People read summaries and fixes: `<`, `>` and `&` stay as written.
+func TestEncode_notHTMLEscaped(t *testing.T) {
+	b := events.NewBuilder("prod", "db-1")
+	raw, err := events.Encode(b.FromTransition(health.Transition{State: health.StateFiring, At: time.Now(), Problem: health.Problem{
+		Type: events.TypeStreamDown, ID: "x", Subject: "stream", Severity: health.SeverityCritical, Since: time.Now(),
+		Summary: "binlog off", Remediation: "set log_bin=<basename> & restart"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"remediation":"set log_bin=<basename> & restart"`) {
+		t.Errorf("encoded %s: want the remediation as written", raw)
+	}
+}

@@ -99,6 +99,7 @@ func WriteJSON(w io.Writer, fs []Finding, s Summary) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // people read it: log_bin=<basename> as written
 	return enc.Encode(Report{Findings: fs, Summary: s})
 }
 

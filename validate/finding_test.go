@@ -68,6 +68,15 @@ func TestWriteJSON(t *testing.T) {
 	if !strings.Contains(b.String(), `"findings": []`) || !strings.Contains(b.String(), `"servers": []`) {
 		t.Errorf("empty report: got %s", b.String())
 	}
+	// People read it: a fix is printed as written, not HTML-escaped.
+	b.Reset()
+	fs[0].Fix = "set log_bin=<basename> & restart"
+	if err := WriteJSON(&b, fs, Summarize(fs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"fix": "set log_bin=<basename> & restart"`) {
+		t.Errorf("fix HTML-escaped: %s", b.String())
+	}
 }
 
 func TestMajorMinor(t *testing.T) {
