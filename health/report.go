@@ -131,6 +131,9 @@ type killTarget struct {
 // report assembles the Report of the evaluation.
 func (e *eval) report() Report {
 	problems := e.m.Active()
+	if problems == nil {
+		problems = []Problem{} // /status: "problems": [], never null
+	}
 	rep := Report{At: e.now, Health: StatusOf(problems), Server: e.o.Server, Stream: e.in.Stream,
 		Problems: problems, Checks: e.checks, Binlog: e.o.Binlog, Connections: e.o.Connections, Channels: e.o.Channels,
 		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync()},

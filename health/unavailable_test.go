@@ -1,6 +1,7 @@
 package health
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -160,6 +161,13 @@ func TestRules_checkUnavailable_names(t *testing.T) {
 	}
 	if rep.Health != StatusDegraded {
 		t.Errorf("health %s, want degraded", rep.Health)
+	}
+
+	// Resolved: the report's problems are empty, never null in /status.
+	in = connected.input(1, inv2)
+	_, _, rep = testRules.Evaluate(Memory{}, in, in.Observation.At)
+	if b, _ := json.Marshal(rep); !strings.Contains(string(b), `"problems":[]`) {
+		t.Errorf("no problems: %s, want \"problems\":[]", b)
 	}
 }
 
