@@ -58,6 +58,8 @@ type Options struct {
 	// InventoryErr returns the last error reading the inventory, if any.
 	InventoryErr func() error
 	SelfServerID uint32
+	// SelfRegisterHost: see Rules.SelfRegisterHost.
+	SelfRegisterHost string
 	// SelfThreadID returns the connection id of the sidecar's own dump
 	// thread when known (0 otherwise); nil means unknown.
 	SelfThreadID func() uint64
@@ -123,7 +125,7 @@ func NewMonitor(o Options, p Prober, log zerolog.Logger) *Monitor {
 		o.Now = time.Now
 	}
 	m := &Monitor{opts: o, probe: p, log: log.With().Str("component", "health").Logger(),
-		rules:  Rules{SelfServerID: o.SelfServerID, ZombieGrace: o.ZombieGrace, FlapWindow: o.FlapWindow, FlapCount: o.FlapCount},
+		rules:  Rules{SelfServerID: o.SelfServerID, SelfRegisterHost: o.SelfRegisterHost, ZombieGrace: o.ZombieGrace, FlapWindow: o.FlapWindow, FlapCount: o.FlapCount},
 		killed: map[uint64]bool{}, dns: map[string]dnsEntry{}, readErrs: map[Read]string{}, polls: newPollStats()}
 	initial := Report{Health: StatusOK, Checks: map[string]Check{}, Problems: []Problem{},
 		Counts: Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()), Problems: zeroCounts(ProblemTypes()),
@@ -181,7 +183,7 @@ func (m *Monitor) poll(ctx context.Context) {
 	if m.opts.SelfThreadID != nil {
 		in.SelfThreadID = m.opts.SelfThreadID()
 	}
-	in.Resolved = m.resolve(ctx, Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, m.opts.SelfServerID))
+	in.Resolved = m.resolve(ctx, Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, m.opts.SelfServerID, m.opts.SelfRegisterHost))
 	in.Probes = m.handshakes(ctx, m.rules.ProbeTargets(in), in.Resolved)
 
 	now := m.opts.Now()

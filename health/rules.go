@@ -27,6 +27,11 @@ type Rules struct {
 	// SelfServerID is the sidecar's own server_id: its registration and dump
 	// thread are never a replica.
 	SelfServerID uint32
+	// SelfRegisterHost is the host name the sidecar registers under
+	// (stream/binlog.RegisterHost); with it set, a registration with the
+	// sidecar's server_id and another host is a replica sharing the id.
+	// Empty: the server_id alone decides.
+	SelfRegisterHost string
 	// ZombieGrace is how long a replica may fail the handshake probe while
 	// its dump thread lives before dump_thread.zombie fires.
 	ZombieGrace time.Duration
@@ -158,7 +163,7 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 	m := prev.clone()
 	e := &eval{Rules: r, m: &m, in: in, o: in.Observation, now: now, words: wordsFor(in.Observation.Server),
 		checks: map[string]Check{}, needs: map[string][]Read{}, touched: map[string]bool{}}
-	e.t = identify(e.o, in.Inventory, in.Resolved, r.SelfServerID, in.SelfThreadID)
+	e.t = identify(e.o, in.Inventory, in.Resolved, r.SelfServerID, r.SelfRegisterHost, in.SelfThreadID)
 
 	e.streamDown()
 	e.streamStalled()
@@ -204,7 +209,7 @@ func (r Rules) withDefaults() Rules {
 // ProbeTargets returns the addresses whose handshake the zombie rule
 // needs: each replica's own server, except the sidecar.
 func (r Rules) ProbeTargets(in Input) []string {
-	t := identify(in.Observation, in.Inventory, in.Resolved, r.SelfServerID, in.SelfThreadID)
+	t := identify(in.Observation, in.Inventory, in.Resolved, r.SelfServerID, r.SelfRegisterHost, in.SelfThreadID)
 	var out []string
 	for _, rep := range t.replicas {
 		if a := rep.probeAddr(); a != "" && len(rep.threads) > 0 && !slices.Contains(out, a) {

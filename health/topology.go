@@ -90,13 +90,17 @@ type topology struct {
 //
 // Inventory entries match a registered replica by host name or resolved
 // IP plus port, and an unregistered one by IP.
-func identify(o Observation, entries []inventory.Entry, resolved map[string][]string, selfID uint32, selfThread uint64) topology {
+//
+// The sidecar's registration is the one with its server_id and, when
+// selfHost is set, that Host (the name the stream registers under): a real
+// replica that uses the sidecar's server_id is a replica, not the sidecar.
+func identify(o Observation, entries []inventory.Entry, resolved map[string][]string, selfID uint32, selfHost string, selfThread uint64) topology {
 	var t topology
 	var selfReg *Registration
 	byUUID := map[string]*replica{}
 	for i := range o.Replicas {
 		reg := &o.Replicas[i]
-		if selfID != 0 && reg.ServerID == selfID {
+		if isSelfRegistration(*reg, selfID, selfHost) {
 			selfReg = reg
 			continue
 		}
@@ -344,10 +348,15 @@ func cmpDesc(a, b uint64) int {
 	return 0
 }
 
+// isSelfRegistration reports whether reg is the sidecar's own registration.
+func isSelfRegistration(reg Registration, selfID uint32, selfHost string) bool {
+	return selfID != 0 && reg.ServerID == selfID && (selfHost == "" || reg.Host == selfHost)
+}
+
 // Hosts returns the host names the rules need resolved: inventory hosts and
 // registered replica hosts that are not IP literals, but not the sidecar's
-// own registration (selfID), whose host is a label, not a name.
-func Hosts(entries []inventory.Entry, regs []Registration, threads []DumpThread, selfID uint32) []string {
+// own registration (selfID, selfHost), whose host is a label, not a name.
+func Hosts(entries []inventory.Entry, regs []Registration, threads []DumpThread, selfID uint32, selfHost string) []string {
 	var out []string
 	add := func(h string) {
 		h = strings.ToLower(h)
@@ -359,7 +368,7 @@ func Hosts(entries []inventory.Entry, regs []Registration, threads []DumpThread,
 		add(e.Host)
 	}
 	for _, r := range regs {
-		if r.ServerID != selfID {
+		if !isSelfRegistration(r, selfID, selfHost) {
 			add(r.Host)
 		}
 	}

@@ -40,8 +40,25 @@ func TestIdentify(t *testing.T) {
 		regs       []Registration
 		inv        []inventory.Entry
 		selfThread uint64
+		selfHost   string
 		want       []string
 	}{
+		{
+			name:     "a replica using the sidecar's server_id is a replica, not the sidecar",
+			threads:  []DumpThread{thr2},
+			regs:     []Registration{{ServerID: selfID, Host: "db-2.test", Port: 3306}},
+			inv:      inv2,
+			selfHost: "binlog-sidecar",
+			want:     []string{"server_id:4000000001 threads=[10] exact=true entry=db-2.test:3306 probe=db-2.test:3306"},
+		},
+		{
+			name:     "the sidecar's registration has its server_id and its host",
+			threads:  []DumpThread{thr2, selfTh},
+			regs:     []Registration{reg2, selfReg},
+			inv:      inv2,
+			selfHost: "binlog-sidecar",
+			want:     []string{"self 7", "server_id:2 threads=[10] exact=true entry=db-2.test:3306 probe=db-2.test:3306"},
+		},
 		{
 			name:    "one replica per IP is exact; the sidecar is set aside by elimination",
 			threads: []DumpThread{thr2, selfTh},
@@ -100,7 +117,7 @@ func TestIdentify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := Observation{User: "sidecar", DumpThreads: tt.threads, Replicas: tt.regs}
-			got := describe(identify(o, tt.inv, resolved, selfID, tt.selfThread))
+			got := describe(identify(o, tt.inv, resolved, selfID, tt.selfHost, tt.selfThread))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("topology:\n got %q\nwant %q", got, tt.want)
 			}

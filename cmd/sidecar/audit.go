@@ -17,6 +17,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
+	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
@@ -114,8 +115,8 @@ func runAudit(ctx context.Context, environ []string) (Audit, error) {
 	}
 
 	in := health.Input{Observation: obs, Inventory: cfg.Inventory, InventoryConfigured: cfg.InventoryConfigured}
-	in.Resolved = resolveHosts(ctx, health.Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, cfg.ServerID), cfg.ProbeTimeout)
-	rules := health.Rules{SelfServerID: cfg.ServerID, ZombieGrace: 0}
+	in.Resolved = resolveHosts(ctx, health.Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, cfg.ServerID, binlog.RegisterHost), cfg.ProbeTimeout)
+	rules := health.Rules{SelfServerID: cfg.ServerID, SelfRegisterHost: binlog.RegisterHost, ZombieGrace: 0}
 	in.Probes = handshakeAll(ctx, p, rules.ProbeTargets(in), cfg.ProbeTimeout)
 	mem, _, _ := rules.Evaluate(health.Memory{}, in, obs.At)
 	_, _, rep := rules.Evaluate(mem, in, obs.At.Add(cfg.PollInterval))

@@ -83,7 +83,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	monitor = health.NewMonitor(health.Options{
 		PollInterval: cfg.PollInterval, ProbeTimeout: cfg.ProbeTimeout, ZombieGrace: cfg.ZombieGrace,
 		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
-		SelfServerID: cfg.ServerID, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
+		SelfServerID: cfg.ServerID, SelfRegisterHost: binlog.RegisterHost, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
 		OnTransition: func(tr health.Transition) {
 			hist.Transition(tr)
 			builder.SetServer(serverOf())
@@ -128,7 +128,24 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStopping, "binlog-sidecar is stopping", nil))
 	closeEvents(log, sink, embedded, shutdownFlush, shutdownEmbedded)
 	log.Info().Msg("stopped")
-	return loopErr
+	return streamConfigError(loopErr)
+}
+
+// streamConfigError turns the stream's configuration errors (a server_id
+// that the server or a registered replica uses, found before the first
+// dump) into a ConfigError naming the variable, so the exit code is 2.
+func streamConfigError(err error) error {
+	if !errors.Is(err, binlog.ErrConfig) {
+		return err
+	}
+	msg := err.Error()
+	if errors.Is(err, binlog.ErrDuplicateReplica) || errors.Is(err, binlog.ErrServerIDConflict) {
+		msg = "SIDECAR_SERVER_ID: " + msg
+	}
+	if h := binlog.Hint(err); h != "" {
+		msg += " (fix: " + h + ")"
+	}
+	return &ConfigError{Problems: []string{msg}}
 }
 
 // closeEvents flushes the sink, then stops the embedded server. Each gets

@@ -259,3 +259,44 @@ func TestMainCode_EmptyGTIDStartExits2(t *testing.T) {
 		t.Errorf("exit code %d, stderr %q; want %d naming SIDECAR_START", code, stderr.String(), exitConfig)
 	}
 }
+
+// TestMainCode_ServerIDOfAReplicaExits2: SIDECAR_SERVER_ID equal to a
+// registered replica's server_id ends the daemon with exit 2 naming the
+// variable and the replica, and the replica is never thrown off.
+func TestMainCode_ServerIDOfAReplicaExits2(t *testing.T) {
+	testdb.Require(t)
+	primary := testdb.StartPrimary(t, testdb.Options{})
+	replica := testdb.StartReplica(t, primary, testdb.Options{Extra: []string{"--report-host=127.0.0.1", "--report-port=3399"}})
+	dumpThread := func() string {
+		for _, row := range primary.Query(t, "SHOW PROCESSLIST") {
+			if strings.HasPrefix(row["Command"], "Binlog Dump") && row["User"] == "repl" {
+				return row["Id"]
+			}
+		}
+		return ""
+	}
+	var before string
+	waitFor(t, "the replica's dump thread", 10*time.Second, func() bool { before = dumpThread(); return before != "" })
+
+	env := []string{
+		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+		"SIDECAR_INSTANCE=db-1", fmt.Sprintf("SIDECAR_SERVER_ID=%d", replica.ServerID),
+		"SIDECAR_HTTP_ADDR=" + freeAddr(t), "SIDECAR_NATS_URL=none", "SIDECAR_DATA_DIR=" + t.TempDir(),
+	}
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- mainCode([]string{"run"}, env, io.Discard, &stderr) }()
+	select {
+	case code := <-done:
+		want := fmt.Sprintf("SIDECAR_SERVER_ID: binlog stream: invalid binlog stream configuration: preflight: server_id %d is used by the replica 127.0.0.1:3399", replica.ServerID)
+		if code != exitConfig || !strings.Contains(stderr.String(), want) {
+			t.Errorf("exit %d, want 2 with %q in:\n%s", code, want, stderr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the sidecar is still running with a replica's server_id")
+	}
+	if after := dumpThread(); after != before {
+		t.Errorf("the replica's dump thread changed from %s to %s: it was thrown off", before, after)
+	}
+	t.Logf("stderr:\n%s", stderr.String())
+}

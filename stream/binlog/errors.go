@@ -45,6 +45,30 @@ func (e *VariableError) Unwrap() error { return e.Err }
 // Hint tells the operator how to fix it.
 func (e *VariableError) Hint() string { return e.Fix }
 
+// ServerIDInUseError is a registered replica that uses the sidecar's
+// server_id: the sidecar does not register, since that would evict it.
+type ServerIDInUseError struct {
+	ServerID uint32
+	Host     string // the replica's report_host; may be empty
+	Port     int
+}
+
+func (e *ServerIDInUseError) Error() string {
+	who := "a replica registered without report_host"
+	if e.Host != "" {
+		who = fmt.Sprintf("the replica %s", net.JoinHostPort(e.Host, fmt.Sprint(e.Port)))
+	}
+	return fmt.Sprintf("server_id %d is used by %s (SHOW SLAVE HOSTS); registering with it would throw that replica off", e.ServerID, who)
+}
+
+// Unwrap returns the sentinel.
+func (e *ServerIDInUseError) Unwrap() error { return ErrDuplicateReplica }
+
+// Hint tells the operator how to fix it.
+func (e *ServerIDInUseError) Hint() string {
+	return "set SIDECAR_SERVER_ID to an id no server or replica uses (unset, it is derived from SIDECAR_INSTANCE in 4000000000-4294967295); found after the stream ran, the conflict is waited out: the stream checks again with backoff and does not register"
+}
+
 // Error is a failure of one step of the stream with the operator's fix.
 type Error struct {
 	Op   string // "connect", "preflight", "dump", "stream"
@@ -102,6 +126,10 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 	var ve *VariableError
 	if errors.As(err, &ve) {
 		return err
+	}
+	var inUse *ServerIDInUseError
+	if errors.As(err, &inUse) {
+		return &Error{Op: op, Err: err, Kind: ErrDuplicateReplica, Fix: inUse.Hint()}
 	}
 	var already *Error
 	if errors.As(err, &already) {

@@ -143,6 +143,17 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 		return info, err
 	}
 	info.warnings = warnings
+	if err := checkRegistrations(c, info, ownServerID); err != nil {
+		var inUse *ServerIDInUseError
+		if errors.As(err, &inUse) {
+			return info, err
+		}
+		// Without the privilege (REPLICATION MASTER ADMIN on MariaDB
+		// 10.5.2+) the check cannot run: say so, once, and stream anyway,
+		// as before the check existed.
+		info.warnings = append(info.warnings, fmt.Sprintf(
+			"cannot check that no replica uses server_id %d (SIDECAR_SERVER_ID): %v", ownServerID, err))
+	}
 	id, _ := strconv.ParseUint(vars["server_id"], 10, 32)
 	info.serverID = uint32(id)
 	info.rowImage = vars["binlog_row_image"]
@@ -172,6 +183,70 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 		return info, errors.New("list binary logs: the server lists no binlog file")
 	}
 	return info, nil
+}
+
+// registration is one row of SHOW SLAVE HOSTS / SHOW REPLICAS.
+type registration struct {
+	serverID uint32
+	host     string
+	port     int
+}
+
+// replicaHostsSQL lists the registered replicas: MySQL 8.0.22 added SHOW
+// REPLICAS and 8.4 removed SHOW SLAVE HOSTS; MariaDB keeps the old name.
+func replicaHostsSQL(flavor string, version [3]int) string {
+	if flavor == FlavorMySQL && !versionBefore(version, [3]int{8, 0, 22}) {
+		return "SHOW REPLICAS"
+	}
+	return "SHOW SLAVE HOSTS"
+}
+
+// checkRegistrations refuses a server_id that a registered replica uses.
+// Registering with it would make the server end that replica's dump
+// thread (MariaDB keeps one registration per server_id), and the replica,
+// reconnecting, would end the sidecar's: an eviction loop that throws a
+// real replica off every few seconds. The sidecar's own earlier
+// registration (RegisterHost, after a restart) is not a conflict.
+func checkRegistrations(c *client.Conn, info serverInfo, own uint32) error {
+	sql := replicaHostsSQL(info.flavor, parseVersion(info.version))
+	r, err := c.Execute(sql)
+	if err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	defer r.Close()
+	col := map[string]int{}
+	for i, f := range r.Fields {
+		col[strings.ToLower(string(f.Name))] = i
+	}
+	idCol, ok := col["server_id"]
+	if !ok {
+		return fmt.Errorf("%s: no Server_id column", sql)
+	}
+	var regs []registration
+	for i := range r.RowNumber() {
+		id, _ := r.GetUint(i, idCol)
+		reg := registration{serverID: uint32(id)}
+		if j, ok := col["host"]; ok {
+			h, _ := r.GetString(i, j)
+			reg.host = strings.Clone(h)
+		}
+		if j, ok := col["port"]; ok {
+			p, _ := r.GetInt(i, j)
+			reg.port = int(p)
+		}
+		regs = append(regs, reg)
+	}
+	return serverIDFree(regs, own)
+}
+
+// serverIDFree is the pure half of checkRegistrations.
+func serverIDFree(regs []registration, own uint32) error {
+	for _, r := range regs {
+		if r.serverID == own && !IsOwnRegistration(r.serverID, r.host, own) {
+			return &ServerIDInUseError{ServerID: own, Host: r.host, Port: r.port}
+		}
+	}
+	return nil
 }
 
 // resumePoint decides where a file/position stream starts given the files

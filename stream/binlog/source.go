@@ -52,6 +52,9 @@ type Source struct {
 	tls *tls.Config
 	// threadID is the connection id of the running dump, 0 between dumps.
 	threadID atomic.Uint64
+	// dumped is set once a dump was accepted: a server_id conflict found
+	// before that is a configuration error, after it a fault to wait out.
+	dumped bool
 
 	errMu   sync.Mutex
 	lastErr error
@@ -84,6 +87,11 @@ func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
 // Run streams until ctx is done, reconnecting after every failure, and
 // returns nil then. It returns early only for an invalid Config (wrapping
 // ErrConfig) or, with Config.StopAt, nil once the position reached it.
+// A server_id that the server or a registered replica uses is an invalid
+// Config too when found before the first dump was accepted; found later
+// (a replica registered with the sidecar's id), it is reported like any
+// fault, and each retry checks again before registering, so the stream
+// never evicts the replica in a loop.
 // Server-side problems (binlog off, wrong format, missing privileges) are
 // not returned: they go to the meter with a hint and are retried, so the
 // sidecar never crash-loops while an operator fixes the server.
@@ -121,6 +129,9 @@ func (s *Source) Run(ctx context.Context) error {
 		s.failures++
 		s.setLastError(err)
 		s.meter.Disconnected(err, Hint(err))
+		if !s.dumped && (errors.Is(err, ErrDuplicateReplica) || errors.Is(err, ErrServerIDConflict)) {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 		wait := bo.Next()
 		s.logFailure(err, wait)
 		if stream.SleepContext(ctx, wait) != nil {
@@ -197,6 +208,7 @@ func (s *Source) session(ctx context.Context) error {
 	if err != nil {
 		return classify("dump", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
+	s.dumped = true
 	s.threadID.Store(uint64(d.cli.GetConnectionID()))
 	defer s.threadID.Store(0)
 	if err := s.read(d); err != nil {
