@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,33 +28,10 @@ func TestRun_checkUnavailable(t *testing.T) {
 	primary.Exec(t, "GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SLAVE MONITOR ON *.* TO noproc@'%'")
 	primary.Exec(t, "SET sql_log_bin=1")
 
-	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
-	env := []string{
-		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=noproc", "SIDECAR_MYSQL_PASSWORD=x",
-		"SIDECAR_INSTANCE=db-1", "SIDECAR_CLUSTER=test", "SIDECAR_HEARTBEAT_PERIOD=200ms",
-		"SIDECAR_POLL_INTERVAL=300ms", "SIDECAR_PROBE_TIMEOUT=300ms",
-		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_EMBEDDED_ADDR=" + natsAddr,
-		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=warn",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, env, io.Discard, io.Discard) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return within 20 s of cancel")
-		}
-	}()
-	base := "http://" + httpAddr
-	waitFor(t, "/livez", 20*time.Second, func() bool {
-		var v any
-		code, _ := getJSON(base+"/livez", &v)
-		return code == 200
-	})
-	nc, err := nats.Connect("nats://" + natsAddr)
+	d := startDaemon(t, []string{"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=noproc", "SIDECAR_MYSQL_PASSWORD=x",
+		"SIDECAR_HEARTBEAT_PERIOD=200ms", "SIDECAR_POLL_INTERVAL=300ms", "SIDECAR_PROBE_TIMEOUT=300ms", "SIDECAR_LOG_LEVEL=warn"})
+	base := d.base
+	nc, err := nats.Connect(d.nats)
 	if err != nil {
 		t.Fatal(err)
 	}
