@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -99,28 +98,20 @@ func TestStatusPage_browser(t *testing.T) {
 	replica := testdb.StartReplica(t, primary, testdb.Options{Name: "pager", Extra: []string{"--report-host=127.0.0.1"}})
 	primary.Exec(t, "CREATE TABLE sbtest.orders (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40))")
 
-	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
-	env := []string{
+	d := startDaemon(t, []string{
 		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
-		"SIDECAR_INSTANCE=db-1", "SIDECAR_CLUSTER=test", "SIDECAR_HEARTBEAT_PERIOD=200ms",
-		"SIDECAR_POLL_INTERVAL=500ms", "SIDECAR_PROBE_TIMEOUT=500ms", "SIDECAR_ZOMBIE_GRACE=2s",
-		fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
-		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_EMBEDDED_ADDR=" + natsAddr,
-		"SIDECAR_DATA_DIR=" + t.TempDir(), "SIDECAR_LOG_LEVEL=warn",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, env, io.Discard, &stderr) }()
+		"SIDECAR_HEARTBEAT_PERIOD=200ms", "SIDECAR_POLL_INTERVAL=500ms", "SIDECAR_PROBE_TIMEOUT=500ms",
+		"SIDECAR_ZOMBIE_GRACE=2s", fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
+		"SIDECAR_LOG_LEVEL=warn",
+	})
+	base, httpAddr := d.base, strings.TrimPrefix(d.base, "http://")
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return within 20 s of cancel")
+		if t.Failed() { // what the sidecar saw, for the reader of the failure
+			_, body := pageSize(t, base+"/status")
+			t.Logf("/status at the failure:\n%.6000s", body)
 		}
 	})
-	base := "http://" + httpAddr
+	ctx := t.Context()
 	waitFor(t, "health ok with the replica connected", 30*time.Second, func() bool {
 		var st struct {
 			Health   string
@@ -132,9 +123,11 @@ func TestStatusPage_browser(t *testing.T) {
 
 	// A writer, so that the stream's charts have something to draw.
 	wctx, stopWriter := context.WithCancel(ctx)
-	defer stopWriter()
 	conn := primary.Conn(t)
+	writerDone := make(chan struct{})
+	defer func() { stopWriter(); <-writerDone }() // before the connection closes
 	go func() {
+		defer close(writerDone)
 		for i := 0; wctx.Err() == nil; i++ {
 			conn.Execute(fmt.Sprintf("INSERT INTO sbtest.orders (v) VALUES ('order %d')", i))
 			time.Sleep(50 * time.Millisecond)
@@ -226,6 +219,8 @@ func TestStatusPage_browser(t *testing.T) {
 	}
 	screenshot("status-page-ok.png")
 
+	// Everything ok just before the fault, so that what follows is its doing.
+	step("still ok before the fault", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`#live[data-health="ok"]`)))
 	stopped := time.Now()
 	replica.Pause()
 	resumed := false
@@ -235,7 +230,7 @@ func TestStatusPage_browser(t *testing.T) {
 		}
 	}()
 	step("the open page turns critical", 90*time.Second,
-		chromedp.WaitVisible(chromedp.CSS(`#live[data-health="critical"] #problems li.p-critical`)))
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-health="critical"] #problems li.p-critical[data-type="dump_thread.zombie"]`)))
 	toCritical := time.Since(stopped)
 	t.Logf("timeline: SIGSTOP -> page critical without a reload: %.1f s", toCritical.Seconds())
 
