@@ -36,14 +36,14 @@ func newStreamCollector(snap func() stream.Snapshot) *streamCollector {
 		bytes:        desc("stream_bytes_total", "Bytes of binlog events received as the server wrote them; advances exactly as the binlog position does."),
 		rows:         desc("stream_rows_total", "Rows changed, by operation; an UPDATE of one row counts 1.", "op"),
 		txs:          desc("stream_transactions_total", "Transactions received."),
-		lag:          desc("stream_lag_seconds", "Now minus the timestamp of the last event received; 0 when caught up."),
+		lag:          desc("stream_lag_seconds", "0 while the stream is at the server's binlog end or its newest event is stamped in the current second (one-second resolution), else that event's age; no sample while not known."),
 		connected:    desc("stream_connected", "1 while the binlog stream is connected."),
 		reconnects:   desc("stream_reconnects_total", "Times the binlog stream reconnected."),
 		rotations:    desc("stream_rotations_total", "Binlog rotations seen."),
-		behind:       desc("stream_behind_bytes", "Bytes between the sidecar's position and the server's binlog end as last read; -1 when unknown."),
+		behind:       desc("stream_behind_bytes", "Bytes between the sidecar's position and the server's binlog end as last read; no sample while not known."),
 		stalled:      desc("stream_stalled", "1 while connected but nothing, not even a heartbeat, arrived for 3 heartbeat periods."),
 		gaps:         desc("stream_gaps_total", "Times the stream had to skip binlog it could not read (e.g. purged)."),
-		lastReceived: desc("stream_last_received_timestamp_seconds", "Unix time of the last event or heartbeat received."),
+		lastReceived: desc("stream_last_received_timestamp_seconds", "Unix time of the last event or heartbeat received; no sample before the first."),
 		txBytes:      desc("stream_transaction_bytes", "Transaction sizes in bytes."),
 		txRows:       desc("stream_transaction_rows", "Rows per transaction."),
 	}
@@ -66,20 +66,23 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.rows, prometheus.CounterValue, float64(s.Rows.Update), "update")
 	ch <- prometheus.MustNewConstMetric(c.rows, prometheus.CounterValue, float64(s.Rows.Delete), "delete")
 	ch <- prometheus.MustNewConstMetric(c.txs, prometheus.CounterValue, float64(s.Transactions))
-	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, s.LagSeconds)
+	// An unknown figure has no sample (never -1 or a fake 0); /status says why.
+	if s.LagSeconds != nil {
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, *s.LagSeconds)
+	}
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(s.Connected))
 	ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(s.Reconnects))
 	ch <- prometheus.MustNewConstMetric(c.rotations, prometheus.CounterValue, float64(s.Rotations))
-	ch <- prometheus.MustNewConstMetric(c.behind, prometheus.GaugeValue, float64(s.BehindBytes))
+	if s.BehindBytes != nil {
+		ch <- prometheus.MustNewConstMetric(c.behind, prometheus.GaugeValue, float64(*s.BehindBytes))
+	}
 	ch <- prometheus.MustNewConstMetric(c.stalled, prometheus.GaugeValue, b2f(s.Stalled()))
 	ch <- prometheus.MustNewConstMetric(c.gaps, prometheus.CounterValue, float64(s.GapsTotal))
 	ch <- constHistogram(c.txBytes, s.TxBytesHist)
 	ch <- constHistogram(c.txRows, s.TxRowsHist)
-	var last float64
 	if !s.LastReceived.IsZero() {
-		last = float64(s.LastReceived.UnixNano()) / 1e9
+		ch <- prometheus.MustNewConstMetric(c.lastReceived, prometheus.GaugeValue, float64(s.LastReceived.UnixNano())/1e9)
 	}
-	ch <- prometheus.MustNewConstMetric(c.lastReceived, prometheus.GaugeValue, last)
 }
 
 // constHistogram renders a meter histogram; an empty one (no bounds yet)

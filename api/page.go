@@ -322,6 +322,7 @@ var pageFuncs = template.FuncMap{
 	"ms":    func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
 	"join":  func(s []string) string { return strings.Join(s, ", ") },
 	"bytes": func(n any) string { return human(toFloat(n), "B") },
+	"float": toFloat,
 	// icon names the shape that goes with a health, severity or state:
 	// a check, a triangle, an octagon, a circled i or a dashed circle.
 	"icon": func(v any) string {
@@ -359,6 +360,12 @@ func toFloat(n any) float64 {
 		return float64(x)
 	case int:
 		return float64(x)
+	case float64:
+		return x
+	case *int64: // an optional figure, known when given
+		return float64(*x)
+	case *float64:
+		return *x
 	}
 	return math.NaN()
 }

@@ -51,7 +51,7 @@ func pageServer(t *testing.T, now time.Time) *httptest.Server {
 	}
 	hist.Transition(health.Transition{State: health.StateFiring, At: now.Add(-95 * time.Second), Problem: pageReport(now).Problems[1]})
 	snap := stream.Snapshot{At: now, Connected: true, ConnectedSince: now.Add(-time.Hour), LastReceived: now, HeartbeatPeriod: time.Second,
-		Position: stream.Position{File: "mariadb-bin.000007", Pos: 1234}, BehindBytes: 0,
+		Position: stream.Position{File: "mariadb-bin.000007", Pos: 1234}, BehindBytes: new(int64),
 		TopTables: []stream.TableStat{{Schema: "shop", Table: "orders", Rows: 1500, Bytes: 2_500_000}}}
 	s := New(":0", Sources{
 		Stream:  func() stream.Snapshot { return snap },

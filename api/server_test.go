@@ -102,7 +102,7 @@ func TestServer_Status(t *testing.T) {
 // label value present at 0 from the start, and that promtool accepts the
 // exposition.
 func TestServer_Metrics(t *testing.T) {
-	srv := testServer(stream.Snapshot{BehindBytes: -1,
+	srv := testServer(stream.Snapshot{LagUnknown: "the stream has not connected yet", BehindUnknown: "not read yet",
 		TxBytesHist: stream.Histogram{Bounds: stream.TxBytesBuckets, Counts: make([]uint64, len(stream.TxBytesBuckets)+1)},
 		TxRowsHist:  stream.Histogram{Bounds: stream.TxRowsBuckets, Counts: make([]uint64, len(stream.TxRowsBuckets)+1)},
 	}, nil)
@@ -118,7 +118,6 @@ func TestServer_Metrics(t *testing.T) {
 		`binlog_sidecar_stream_bytes_total 0`,
 		`binlog_sidecar_stream_rows_total{op="update"} 0`,
 		`binlog_sidecar_stream_transactions_total 0`,
-		`binlog_sidecar_stream_lag_seconds 0`,
 		`binlog_sidecar_stream_connected 0`,
 		`binlog_sidecar_stream_reconnects_total 0`,
 		`binlog_sidecar_dump_threads{state="idle"} 0`,
@@ -152,6 +151,13 @@ func TestServer_Metrics(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(body, w) {
 			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	// Unknown figures have no sample: never -1 or a fake 0.
+	for _, unknown := range []string{"binlog_sidecar_stream_lag_seconds ", "binlog_sidecar_stream_behind_bytes ",
+		"binlog_sidecar_stream_last_received_timestamp_seconds "} {
+		if strings.Contains(body, "\n"+unknown) {
+			t.Errorf("/metrics has a sample of %sbefore it is known", unknown)
 		}
 	}
 	for _, line := range strings.Split(body, "\n") {

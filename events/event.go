@@ -107,13 +107,17 @@ type StatsData struct {
 	Common
 	IntervalSeconds float64 `json:"interval_seconds"`
 	// Events counts binlog events of every type except heartbeats.
-	Events             uint64             `json:"events"`
-	Bytes              uint64             `json:"bytes"`
-	Transactions       uint64             `json:"transactions"`
-	Rows               stream.Rows        `json:"rows"`
-	PerSecond          Rates              `json:"per_second"`
-	LagSeconds         float64            `json:"lag_seconds"`
-	BehindBytes        int64              `json:"behind_bytes"` // -1 when unknown
+	Events       uint64      `json:"events"`
+	Bytes        uint64      `json:"bytes"`
+	Transactions uint64      `json:"transactions"`
+	Rows         stream.Rows `json:"rows"`
+	PerSecond    Rates       `json:"per_second"`
+	// LagSeconds and BehindBytes are left out when not known, and the
+	// matching *Unknown field says why (never -1 or a fake 0).
+	LagSeconds         *float64           `json:"lag_seconds,omitempty"`
+	LagUnknown         string             `json:"lag_unknown,omitempty"`
+	BehindBytes        *int64             `json:"behind_bytes,omitempty"`
+	BehindUnknown      string             `json:"behind_bytes_unknown,omitempty"`
 	LargestTransaction LargestTransaction `json:"largest_transaction"`
 	TopTables          []stream.TableStat `json:"top_tables"`
 	Position           stream.Position    `json:"position"`
@@ -248,15 +252,20 @@ func (b *Builder) Stats(iv stream.Interval, snap stream.Snapshot) Event {
 	if top == nil {
 		top = []stream.TableStat{}
 	}
-	summary := fmt.Sprintf("Streamed %d events (%d bytes, %d transactions, %d rows) in %s; lag %.1f s.",
-		events, c.Bytes, c.Transactions, c.Rows.Total(), iv.End.Sub(iv.Start).Round(time.Millisecond), snap.LagSeconds)
+	lag := "lag unknown (" + snap.LagUnknown + ")"
+	if snap.LagSeconds != nil {
+		lag = fmt.Sprintf("lag %.1f s", *snap.LagSeconds)
+	}
+	summary := fmt.Sprintf("Streamed %d events (%d bytes, %d transactions, %d rows) in %s; %s.",
+		events, c.Bytes, c.Transactions, c.Rows.Total(), iv.End.Sub(iv.Start).Round(time.Millisecond), lag)
 	e := b.envelope(TypeStreamStats, "stream/"+b.Instance)
 	e.Data = StatsData{
 		Common: b.common(health.SeverityInfo, summary), IntervalSeconds: secs,
 		Events: events, Bytes: c.Bytes, Transactions: c.Transactions, Rows: c.Rows,
 		PerSecond:  Rates{Events: rate(events), Bytes: rate(c.Bytes), Rows: rate(c.Rows.Total()), Transactions: rate(c.Transactions)},
-		LagSeconds: snap.LagSeconds, BehindBytes: snap.BehindBytes, LargestTransaction: lt,
-		TopTables: top, Position: snap.Position,
+		LagSeconds: snap.LagSeconds, LagUnknown: snap.LagUnknown, BehindBytes: snap.BehindBytes, BehindUnknown: snap.BehindUnknown,
+		LargestTransaction: lt,
+		TopTables:          top, Position: snap.Position,
 	}
 	return e
 }

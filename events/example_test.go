@@ -96,7 +96,8 @@ func ExampleBuilder_Stats() {
 		LargestTransaction: stream.Transaction{Bytes: 4000, Rows: 30, GTID: "0-1-4122"},
 		TopTables:          []stream.TableStat{{Schema: "shop", Table: "orders", Bytes: 20000, Rows: 90}},
 	}
-	snap := stream.Snapshot{LagSeconds: 0.5, BehindBytes: 0, Position: stream.Position{File: "db-1-bin.000042", Pos: 1234567, GTID: "0-1-4122"}}
+	lag, behind := 0.0, int64(0)
+	snap := stream.Snapshot{LagSeconds: &lag, BehindBytes: &behind, Position: stream.Position{File: "db-1-bin.000042", Pos: 1234567, GTID: "0-1-4122"}}
 	printJSON(b.Stats(iv, snap))
 	// Output:
 	// {
@@ -112,7 +113,7 @@ func ExampleBuilder_Stats() {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
 	//     "severity": "info",
-	//     "summary": "Streamed 100 events (25000 bytes, 20 transactions, 100 rows) in 10s; lag 0.5 s.",
+	//     "summary": "Streamed 100 events (25000 bytes, 20 transactions, 100 rows) in 10s; lag 0.0 s.",
 	//     "server": {
 	//       "flavor": "mariadb",
 	//       "version": "10.11.19-MariaDB-0+deb12u1",
@@ -133,7 +134,7 @@ func ExampleBuilder_Stats() {
 	//       "rows": 10,
 	//       "transactions": 2
 	//     },
-	//     "lag_seconds": 0.5,
+	//     "lag_seconds": 0,
 	//     "behind_bytes": 0,
 	//     "largest_transaction": {
 	//       "bytes": 4000,

@@ -25,7 +25,7 @@ func oneOfEach(b *events.Builder) []events.Event {
 		b.Lifecycle(events.TypeSidecarStarted, "Sidecar started.", map[string]any{"version": "test"}),
 		b.Stats(stream.Interval{Start: now.Add(-10 * time.Second), End: now,
 			TopTables: []stream.TableStat{{Schema: "s", Table: "t", Bytes: 1, Rows: 1}}},
-			stream.Snapshot{BehindBytes: -1, Position: stream.Position{File: "b.000001", Pos: 4}}),
+			stream.Snapshot{LagUnknown: "the stream has not connected yet", BehindUnknown: "not read yet", Position: stream.Position{File: "b.000001", Pos: 4}}),
 		b.GapEvent(stream.Gap{At: now, From: stream.Position{File: "b.000001", Pos: 4}, To: stream.Position{File: "b.000003", Pos: 4}, Reason: "purged"}),
 		b.DumpThreadKilled(health.KillReport{ThreadID: 42, Replica: "db-2:3306", ProblemID: "9f2c4e1a7b3d5e60", Reason: "no_greeting"}),
 		b.HealthChanged(health.StatusOK, health.StatusDegraded, []health.Problem{{Type: events.TypeReplicaMissing, ID: "p", Subject: "replica/db-2:3306", Severity: health.SeverityWarning}}),

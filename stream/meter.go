@@ -118,16 +118,12 @@ func (r txRecord) transaction() Transaction {
 // and the state setters; readers take copies with Snapshot and TakeInterval.
 // All methods are safe for concurrent use.
 //
-// Lag is now minus the header timestamp of the last real event, except that
-// it reads 0 while the stream is caught up: a heartbeat arrived at exactly
-// the stream's position (the server had nothing more to send), and no newer
-// event or server end position has been seen since. Header timestamps have
-// one-second resolution, and a transaction's events carry its statements'
-// start times, so lag right after a busy burst reads up to a second or so
-// high; it returns to 0 at the next heartbeat. Without any real event yet it
-// reads 0. Caught-up survives a disconnect: if the server wrote nothing
-// meanwhile the stream is still caught up; a newer server end
-// (SetServerEnd) clears it.
+// Lag follows the contract's rule (see Lag): 0 while the stream is at the
+// server's end or its newest event is stamped in the current second,
+// otherwise the age of the newest event received; unknown before any event
+// when the stream is not known to be at the end. Caught-up survives a
+// disconnect: if the server wrote nothing meanwhile the stream is still
+// caught up; a newer server end (SetServerEnd) clears it.
 type Meter struct {
 	now       func() time.Time
 	heartbeat time.Duration
@@ -353,6 +349,8 @@ func (m *Meter) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pos := Position{File: m.file, Pos: m.pos, GTID: m.gtid.String()}
+	lag, lagWhy := m.lag(now, pos)
+	behind, behindWhy := behindBytes(pos, m.serverEnd)
 	s := Snapshot{
 		At:                 now,
 		HeartbeatPeriod:    m.heartbeat,
@@ -368,8 +366,10 @@ func (m *Meter) Snapshot() Snapshot {
 		Reconnects:         m.reconnects,
 		Position:           pos,
 		ServerEnd:          m.serverEnd,
-		BehindBytes:        behindBytes(pos, m.serverEnd),
-		LagSeconds:         lagSeconds(now, m.lastEventTime, m.caughtUp),
+		BehindBytes:        behind,
+		BehindUnknown:      behindWhy,
+		LagSeconds:         lag,
+		LagUnknown:         lagWhy,
 		CaughtUp:           m.caughtUp,
 		LargestTransaction: m.largest.transaction(),
 		TopTables:          m.tables.top(m.topN),
@@ -403,25 +403,52 @@ func (m *Meter) TakeInterval() Interval {
 	return iv
 }
 
-// lagSeconds applies the lag rule documented on Meter.
-func lagSeconds(now, lastEvent time.Time, caughtUp bool) float64 {
-	if caughtUp || lastEvent.IsZero() {
-		return 0
+// lag is Lag on the meter's state, with the reason when it is not known.
+func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
+	atEnd := m.caughtUp || pos.File != "" && m.serverEnd.File != "" && pos.Compare(m.serverEnd) >= 0
+	if v, ok := Lag(now, m.lastEventTime, atEnd); ok {
+		return &v, ""
 	}
-	return max(now.Sub(lastEvent).Seconds(), 0)
+	if m.connectedSince.IsZero() {
+		return nil, "the stream has not connected yet"
+	}
+	return nil, "no event received yet and the server's binlog end not reached"
 }
 
-// behindBytes is the distance from pos to end when both are in one file, 0
-// when pos is at or past end, and -1 when unknown (no end read yet, or end
-// in a later file whose size before it is not known here).
-func behindBytes(pos, end Position) int64 {
+// Lag is the contract's lag rule. It is 0 while the stream is at the
+// server's end (atEnd: a heartbeat arrived at the stream's position, or the
+// position has reached the binlog end read at the last poll) or its newest
+// event is stamped in the current second; otherwise it is the age of the
+// newest event received. Binlog header timestamps have one-second
+// resolution: an event received at once under steady load is 0.0 to 0.99 s
+// "old", which is the resolution, not lag. Without any event, and not known
+// to be at the end, lag is unknown (ok false).
+func Lag(now, newestEvent time.Time, atEnd bool) (seconds float64, ok bool) {
+	switch {
+	case atEnd:
+		return 0, true
+	case newestEvent.IsZero():
+		return 0, false
+	case newestEvent.Unix() >= now.Unix():
+		return 0, true
+	}
+	return now.Sub(newestEvent).Seconds(), true
+}
+
+// behindBytes is the distance from pos to end when both are in one file and
+// 0 when pos is at or past end; nil with the reason when it is not known (no
+// end read yet, or end in a later file whose sizes before it are not known
+// here).
+func behindBytes(pos, end Position) (*int64, string) {
+	var n int64
 	switch {
 	case end.File == "":
-		return -1
+		return nil, "the server's binlog end has not been read yet"
 	case pos.Compare(end) >= 0:
-		return 0
 	case pos.File == end.File:
-		return int64(end.Pos) - int64(pos.Pos)
+		n = int64(end.Pos) - int64(pos.Pos)
+	default:
+		return nil, "the server's binlog end is in a later file (" + end.File + ") than the stream's position"
 	}
-	return -1
+	return &n, ""
 }

@@ -175,121 +175,188 @@ func TestMeter_Lag(t *testing.T) {
 	tests := []struct {
 		name string
 		// steps run in order on a fresh meter at t0
-		steps       func(m *Meter)
-		wantLag     float64
+		steps       func(m *Meter, c *fakeClock)
+		wantLag     string // "unknown" when left out
 		wantCaught  bool
-		wantBehind  int64
+		wantBehind  string // "unknown" when left out
 		wantEndFile string
 	}{
 		{
-			name:       "no event yet",
-			steps:      func(m *Meter) {},
-			wantLag:    0,
-			wantBehind: -1,
+			name:       "before the first connection: unknown",
+			steps:      func(m *Meter, c *fakeClock) {},
+			wantLag:    "unknown",
+			wantBehind: "unknown",
 		},
 		{
 			name: "behind: now minus last event time",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 			},
-			wantLag:    5,
-			wantBehind: -1,
+			wantLag:    "5",
+			wantBehind: "unknown",
 		},
 		{
 			name: "heartbeat at the position: caught up",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 500)
 			},
-			wantLag:     0,
+			wantLag:     "0",
 			wantCaught:  true,
-			wantBehind:  0,
+			wantBehind:  "0",
 			wantEndFile: "b.000001",
 		},
 		{
 			name: "heartbeat elsewhere is liveness only",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 900)
 			},
-			wantLag:    5,
-			wantBehind: -1,
+			wantLag:    "5",
+			wantBehind: "unknown",
 		},
 		{
 			name: "newer server end clears caught up",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 500)
 				m.SetServerEnd(Position{File: "b.000001", Pos: 800})
 			},
-			wantLag:     5,
-			wantBehind:  300,
+			wantLag:     "5",
+			wantBehind:  "300",
 			wantEndFile: "b.000001",
 		},
 		{
 			name: "stale server end keeps caught up",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 500)
 				m.SetServerEnd(Position{File: "b.000001", Pos: 400})
 			},
-			wantLag:     0,
+			wantLag:     "0",
 			wantCaught:  true,
-			wantBehind:  0,
+			wantBehind:  "0",
 			wantEndFile: "b.000001",
 		},
 		{
 			name: "new event after caught up",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 500)
 				m.Commit(&Batch{File: "b.000001", Pos: 600, EventTime: uint32(t0.Add(-2 * time.Second).Unix())})
 			},
-			wantLag:     2,
-			wantBehind:  0, // the end from the heartbeat is behind the position now
+			wantLag:     "0", // the position is past the server end known
+			wantBehind:  "0",
 			wantEndFile: "b.000001",
 		},
 		{
 			name: "server end in a later file: behind unknown",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500})
 				m.SetServerEnd(Position{File: "b.000002", Pos: 100})
 			},
-			wantBehind:  -1,
+			wantLag:     "unknown",
+			wantBehind:  "unknown",
 			wantEndFile: "b.000002",
 		},
 		{
 			name: "caught up survives a disconnect",
-			steps: func(m *Meter) {
+			steps: func(m *Meter, c *fakeClock) {
 				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
 				m.Heartbeat("b.000001", 500)
 				m.Disconnected(errors.New("eof"), "")
 			},
-			wantLag:     0,
+			wantLag:     "0",
 			wantCaught:  true,
-			wantBehind:  0,
+			wantBehind:  "0",
+			wantEndFile: "b.000001",
+		},
+		{
+			name: "position at the server end read at the last poll: 0 though the event is old",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
+				m.SetServerEnd(Position{File: "b.000001", Pos: 500})
+			},
+			wantLag:     "0",
+			wantBehind:  "0",
+			wantEndFile: "b.000001",
+		},
+		{
+			name: "newest event stamped in the current second: 0 (the timestamps' resolution)",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(t0.Unix())})
+				c.advance(900 * time.Millisecond)
+			},
+			wantLag:    "0",
+			wantBehind: "unknown",
+		},
+		{
+			name: "newest event stamped in the previous second: its age",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(t0.Unix())})
+				c.advance(1500 * time.Millisecond)
+			},
+			wantLag:    "1.5",
+			wantBehind: "unknown",
+		},
+		{
+			name: "stream stopped while the server moves on: the age grows",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Commit(&Batch{File: "b.000001", Pos: 500, EventTime: uint32(eventAt.Unix())})
+				m.Connected()
+				m.Disconnected(errors.New("eof"), "")
+				m.SetServerEnd(Position{File: "b.000001", Pos: 900})
+				c.advance(10 * time.Second)
+			},
+			wantLag:     "15",
+			wantBehind:  "400",
+			wantEndFile: "b.000001",
+		},
+		{
+			name: "connected, no event yet and not at the end: unknown",
+			steps: func(m *Meter, c *fakeClock) {
+				m.SetPosition(Position{File: "b.000001", Pos: 4})
+				m.Connected()
+				m.SetServerEnd(Position{File: "b.000001", Pos: 900})
+			},
+			wantLag:     "unknown",
+			wantBehind:  "896",
 			wantEndFile: "b.000001",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, _ := newTestMeter(MeterOptions{})
-			tt.steps(m)
+			m, c := newTestMeter(MeterOptions{})
+			tt.steps(m, c)
 			s := m.Snapshot()
-			if s.LagSeconds != tt.wantLag {
-				t.Errorf("LagSeconds = %v, want %v", s.LagSeconds, tt.wantLag)
+			if got := orUnknown(s.LagSeconds, s.LagUnknown); got != tt.wantLag {
+				t.Errorf("LagSeconds = %s, want %s", got, tt.wantLag)
 			}
 			if s.CaughtUp != tt.wantCaught {
 				t.Errorf("CaughtUp = %v, want %v", s.CaughtUp, tt.wantCaught)
 			}
-			if s.BehindBytes != tt.wantBehind {
-				t.Errorf("BehindBytes = %d, want %d", s.BehindBytes, tt.wantBehind)
+			if got := orUnknown(s.BehindBytes, s.BehindUnknown); got != tt.wantBehind {
+				t.Errorf("BehindBytes = %s, want %s", got, tt.wantBehind)
 			}
 			if s.ServerEnd.File != tt.wantEndFile {
 				t.Errorf("ServerEnd.File = %q, want %q", s.ServerEnd.File, tt.wantEndFile)
 			}
 		})
 	}
+}
+
+// orUnknown renders an optional figure, "unknown" when it is left out
+// (and then a reason must be given).
+func orUnknown[T int64 | float64](v *T, why string) string {
+	switch {
+	case v == nil && why != "":
+		return "unknown"
+	case v == nil:
+		return "unknown without a reason"
+	case why != "":
+		return fmt.Sprint(*v, " with a reason")
+	}
+	return fmt.Sprint(*v)
 }
 
 func TestMeter_Liveness(t *testing.T) {

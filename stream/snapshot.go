@@ -130,10 +130,14 @@ type Snapshot struct {
 
 	Position Position `json:"position"`
 	// ServerEnd is the server's binlog end as last read; BehindBytes is the
-	// distance from Position to it, -1 when unknown.
-	ServerEnd   Position `json:"server_end"`
-	BehindBytes int64    `json:"behind_bytes"`
-	LagSeconds  float64  `json:"lag_seconds"`
+	// distance from Position to it, nil when not known (BehindUnknown says
+	// why): an unknown figure is left out, never written as -1 or 0.
+	ServerEnd     Position `json:"server_end"`
+	BehindBytes   *int64   `json:"behind_bytes"`
+	BehindUnknown string   `json:"behind_bytes_unknown,omitempty"`
+	// LagSeconds follows Lag; nil when not known (LagUnknown says why).
+	LagSeconds *float64 `json:"lag_seconds"`
+	LagUnknown string   `json:"lag_unknown,omitempty"`
 
 	// CaughtUp is true while the stream has received everything the server
 	// has written: a heartbeat arrived at exactly Position and no newer

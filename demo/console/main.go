@@ -31,7 +31,8 @@ type cloudEvent struct {
 		Remediation string         `json:"remediation"`
 		Evidence    map[string]any `json:"evidence"`
 		PerSecond   map[string]any `json:"per_second"`
-		LagSeconds  float64        `json:"lag_seconds"`
+		LagSeconds  *float64       `json:"lag_seconds"`
+		LagUnknown  string         `json:"lag_unknown"`
 	} `json:"data"`
 }
 
@@ -41,8 +42,9 @@ type status struct {
 		Connected    bool                                    `json:"connected"`
 		Bytes        uint64                                  `json:"bytes"`
 		Transactions uint64                                  `json:"transactions"`
-		LagSeconds   float64                                 `json:"lag_seconds"`
-		BehindBytes  int64                                   `json:"behind_bytes"`
+		LagSeconds   *float64                                `json:"lag_seconds"`
+		LagUnknown   string                                  `json:"lag_unknown"`
+		BehindBytes  *int64                                  `json:"behind_bytes"`
 		Rows         struct{ Insert, Update, Delete uint64 } `json:"rows"`
 		Position     struct {
 			File string `json:"file"`
@@ -202,10 +204,18 @@ func printStatus(now time.Time, st, prev *status, dt time.Duration) {
 		reps = append(reps, fmt.Sprintf("%s %s%s%s", r.Address, c, r.Status, reset))
 	}
 	sort.Strings(reps)
-	fmt.Printf("%s %s%-8s%s stream %s %s tx/s %s rows/s %s lag %.1fs at %s:%d | replicas: %s\n",
+	fmt.Printf("%s %s%-8s%s stream %s %s tx/s %s rows/s %s lag %s at %s:%d | replicas: %s\n",
 		now.Format(time.TimeOnly), color+bold, strings.ToUpper(st.Health), reset, conn,
 		rate(st.Stream.Transactions, prevTx(prev)), rate(rowsNow, rowsPrev), bps,
-		st.Stream.LagSeconds, st.Stream.Position.File, st.Stream.Position.Pos, strings.Join(reps, ", "))
+		lagText(st.Stream.LagSeconds, st.Stream.LagUnknown), st.Stream.Position.File, st.Stream.Position.Pos, strings.Join(reps, ", "))
+}
+
+// lagText prints a lag, or that it is not known and why.
+func lagText(lag *float64, unknown string) string {
+	if lag == nil {
+		return "unknown (" + unknown + ")"
+	}
+	return fmt.Sprintf("%.1fs", *lag)
 }
 
 func prevTx(p *status) uint64 {
@@ -224,8 +234,8 @@ func printEvent(m *nats.Msg) {
 	short := strings.TrimPrefix(e.Type, "binlog_sidecar.")
 	if short == "stream.stats" {
 		ps := func(k string) float64 { f, _ := e.Data.PerSecond[k].(float64); return f }
-		fmt.Printf("%s%s stats     %s: %.0f events/s, %.0f rows/s, %.0f tx/s, %.1f KB/s, lag %.1fs%s\n", dim, e.Time.Local().Format(time.TimeOnly),
-			m.Subject, ps("events"), ps("rows"), ps("transactions"), ps("bytes")/1000, e.Data.LagSeconds, reset)
+		fmt.Printf("%s%s stats     %s: %.0f events/s, %.0f rows/s, %.0f tx/s, %.1f KB/s, lag %s%s\n", dim, e.Time.Local().Format(time.TimeOnly),
+			m.Subject, ps("events"), ps("rows"), ps("transactions"), ps("bytes")/1000, lagText(e.Data.LagSeconds, e.Data.LagUnknown), reset)
 		return
 	}
 	color := green
