@@ -202,7 +202,7 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 type busCollector struct {
 	stats func() events.Stats
 
-	published, pending, dropped, connected *prometheus.Desc
+	published, pending, dropped, connected, deadLettered *prometheus.Desc
 }
 
 func newBusCollector(stats func() events.Stats) *busCollector {
@@ -210,13 +210,15 @@ func newBusCollector(stats func() events.Stats) *busCollector {
 		stats:     stats,
 		published: desc("events_published_total", "Events the bus acknowledged (JetStream ack, or a core NATS flush), by type.", "type"),
 		pending:   desc("events_pending", "Events produced and not yet acknowledged, in memory and in the spool."),
-		dropped:   desc("events_dropped_total", "Events dropped to keep memory and disk bounded (oldest stats events first)."),
+		dropped:   desc("events_dropped_total", "Events dropped to keep memory and disk bounded (oldest stats events first), or lost to a damaged spool."),
 		connected: desc("events_bus_connected", "1 while connected to NATS."),
+		deadLettered: desc("events_dead_lettered_total",
+			"Events that can never be delivered as they are (over the server's max_payload, a refused subject, no permission), kept in the data directory's dead-letter.jsonl, by type and reason.", "type", "reason"),
 	}
 }
 
 func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.published, c.pending, c.dropped, c.connected} {
+	for _, d := range []*prometheus.Desc{c.published, c.pending, c.dropped, c.connected, c.deadLettered} {
 		ch <- d
 	}
 }
@@ -229,4 +231,17 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(s.Pending))
 	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped))
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(s.Connected))
+	known := map[events.DeadLetterKey]bool{}
+	for _, t := range events.Types() {
+		for _, r := range events.DeadLetterReasons() {
+			k := events.DeadLetterKey{Type: t, Reason: r}
+			known[k] = true
+			ch <- prometheus.MustNewConstMetric(c.deadLettered, prometheus.CounterValue, float64(s.DeadLettered[k]), t, r)
+		}
+	}
+	for k, n := range s.DeadLettered { // a type this version does not know, from an old spool
+		if !known[k] {
+			ch <- prometheus.MustNewConstMetric(c.deadLettered, prometheus.CounterValue, float64(n), k.Type, k.Reason)
+		}
+	}
 }

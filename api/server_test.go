@@ -133,6 +133,7 @@ func TestServer_Metrics(t *testing.T) {
 		`binlog_sidecar_events_published_total{type="stream.stats"} 0`,
 		`binlog_sidecar_events_pending 0`,
 		`binlog_sidecar_events_dropped_total 0`,
+		`binlog_sidecar_events_dead_lettered_total{reason="payload_too_large",type="health.changed"} 0`,
 		`binlog_sidecar_stream_transaction_bytes_bucket{le="1024"} 0`,
 		`binlog_sidecar_stream_transaction_rows_count 0`,
 		`binlog_sidecar_problem_active{type="check.unavailable"} 0`,

@@ -64,6 +64,21 @@
 // to 5 s and jitter. NATS's own reconnect buffer is off: while disconnected,
 // events wait in the spool, which is bounded and durable.
 //
+// An event that can never be delivered as it is does not block the ones
+// after it. The sender checks each record before it publishes (a subject
+// the server would refuse; more bytes than the server's announced
+// max_payload, nc.MaxPayload) and classifies each publish error: a
+// permanent one (nats.ErrMaxPayload, the stream's maximum message size,
+// nats.ErrBadSubject, a permission violation for the subject, reported
+// asynchronously) dead-letters the record, anything else (a disconnect, a
+// timeout) is retried. A dead-lettered record is appended to
+// DataDir/dead-letter.jsonl (one JSON line: time, reason, error, subject,
+// id, type, size and the event, or its head when over 64 KiB; the file is
+// rotated to .1 at 16 MiB), counted in Stats.DeadLettered by type and
+// reason, logged at error level, and acknowledged in the spool with the
+// records around it, so delivery goes on with the next record, also after
+// a restart. Events the Builder makes never come near: see MaxEventBytes.
+//
 // A damaged spool (a flipped bit, a zeroed block, a file cut short, a
 // bogus ack file), found at start or while reading, never stops delivery
 // and never loses more than the damaged records: the damaged file is kept
@@ -75,12 +90,15 @@
 //
 // # Bounds
 //
-// Memory: at most MaxPending events wait in memory, plus InFlight in the
-// sender. Disk: the spool is bounded by Options.MaxSpoolBytes (256 MiB by
-// default). When the memory queue is full (the disk is slower than the
-// producer) or the spool is over its bound, stream.stats events are dropped
-// first, oldest first; problem and other events are dropped only when no
-// stats event is left, again oldest first. Stats.Dropped counts them.
+// Memory: at most MaxPending stream.stats events and MaxPendingBytes (64
+// MiB) of events of any kind wait in memory, plus InFlight in the sender;
+// a burst of problem events (one per missing replica of a 10,000-replica
+// inventory) is kept whole. Disk: the spool is bounded by
+// Options.MaxSpoolBytes (SIDECAR_SPOOL_MAX_BYTES, 256 MiB by default). When
+// the memory queue is over a bound (the disk is slower than the producer)
+// or the spool is over its bound, stream.stats events are dropped first,
+// oldest first; problem and other events are dropped only when no stats
+// event is left, again oldest first. Stats.Dropped counts them.
 //
 // # Shutdown
 //
@@ -99,7 +117,8 @@
 // Stats feeds binlog_sidecar_events_published_total{type} (Published, every
 // type present from the start), binlog_sidecar_events_pending (Pending:
 // produced and not yet acknowledged, in memory and in the spool) and
-// binlog_sidecar_events_dropped_total (Dropped).
+// binlog_sidecar_events_dropped_total (Dropped) and
+// binlog_sidecar_events_dead_lettered_total{type,reason} (DeadLettered).
 //
 // LogOnly is the Sink for SIDECAR_NATS_URL=none: each event becomes a log
 // line. Package bus runs the embedded NATS server for

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -143,9 +146,14 @@ type LargestTransaction struct {
 // HealthChangedData is the data of health.changed.
 type HealthChangedData struct {
 	Common
-	From     health.Status `json:"from"`
-	To       health.Status `json:"to"`
-	Problems []ProblemRef  `json:"problems"` // the problems firing now
+	From health.Status `json:"from"`
+	To   health.Status `json:"to"`
+	// Problems are the problems firing now, critical first, at most
+	// MaxProblemRefs of them; ProblemsTotal counts them all and Truncated
+	// says that Problems is not the whole list.
+	Problems      []ProblemRef `json:"problems"`
+	ProblemsTotal int          `json:"problems_total"`
+	Truncated     bool         `json:"truncated"`
 }
 
 // ProblemRef points at a problem event by its problem_id.
@@ -174,6 +182,22 @@ type InfoData struct {
 
 // MaxTopTables is how many tables stream.stats lists at most.
 const MaxTopTables = 10
+
+// Every event is bounded by construction, far below NATS's default
+// max_payload of 1 MiB however many problems fire (a 10,000-replica
+// inventory with none of them connected) or however large a value a rule
+// puts in its evidence: health.changed lists at most MaxProblemRefs
+// problems; a summary or remediation is cut at maxTextBytes; one evidence
+// or details value at maxValueBytes of JSON, all of them at maxMapBytes
+// (the keys cut or left out are listed under "truncated"). The largest
+// event is thus well under MaxEventBytes.
+const (
+	MaxProblemRefs = 100
+	MaxEventBytes  = 256 << 10
+	maxTextBytes   = 2 << 10
+	maxValueBytes  = 4 << 10
+	maxMapBytes    = 32 << 10
+)
 
 // Builder makes events for one sidecar. It is safe for concurrent use;
 // set Now and NewID (for tests) before first use.
@@ -225,8 +249,8 @@ func (b *Builder) FromTransition(t health.Transition) Event {
 	}
 	e := b.envelope(p.Type, p.Subject)
 	e.Data = ProblemData{
-		Common: b.common(p.Severity, summary), State: t.State, ProblemID: p.ID,
-		Since: rfc3339(p.Since), Remediation: p.Remediation, Evidence: nonNil(p.Evidence),
+		Common: b.common(p.Severity, clip(summary, maxTextBytes)), State: t.State, ProblemID: p.ID,
+		Since: rfc3339(p.Since), Remediation: clip(p.Remediation, maxTextBytes), Evidence: boundMap(p.Evidence),
 	}
 	return e
 }
@@ -274,22 +298,39 @@ func (b *Builder) Stats(iv stream.Interval, snap stream.Snapshot) Event {
 // status to another; problems are the ones firing now. Its severity follows
 // the new status (ok: info, degraded: warning, critical: critical).
 func (b *Builder) HealthChanged(from, to health.Status, problems []health.Problem) Event {
-	refs := make([]ProblemRef, 0, len(problems))
-	types := make([]string, 0, len(problems))
+	// Critical first, so that a cut list keeps what matters most.
+	sorted := slices.Clone(problems)
+	slices.SortStableFunc(sorted, func(x, y health.Problem) int {
+		return cmpBool(x.Severity == health.SeverityCritical, y.Severity == health.SeverityCritical)
+	})
+	refs := make([]ProblemRef, 0, min(len(sorted), MaxProblemRefs))
+	for _, p := range sorted[:min(len(sorted), MaxProblemRefs)] {
+		refs = append(refs, ProblemRef{Type: p.Type, ProblemID: p.ID, Subject: clip(p.Subject, maxTextBytes), Severity: p.Severity})
+	}
+	// Types in the order they first fire, each with its count when > 1.
+	var types []string
+	count := map[string]int{}
 	for _, p := range problems {
-		refs = append(refs, ProblemRef{Type: p.Type, ProblemID: p.ID, Subject: p.Subject, Severity: p.Severity})
-		types = append(types, p.Type)
+		if count[p.Type]++; count[p.Type] == 1 {
+			types = append(types, p.Type)
+		}
+	}
+	for i, t := range types {
+		if n := count[t]; n > 1 {
+			types[i] = fmt.Sprintf("%s (%d)", t, n)
+		}
 	}
 	summary := fmt.Sprintf("Health changed from %s to %s.", from, to)
 	if len(types) > 0 {
-		summary = fmt.Sprintf("Health changed from %s to %s: %s.", from, to, strings.Join(types, ", "))
+		summary = clip(fmt.Sprintf("Health changed from %s to %s: %s.", from, to, strings.Join(types, ", ")), maxTextBytes)
 	}
 	sev := map[health.Status]health.Severity{health.StatusDegraded: health.SeverityWarning, health.StatusCritical: health.SeverityCritical}[to]
 	if sev == "" {
 		sev = health.SeverityInfo
 	}
 	e := b.envelope(TypeHealthChanged, "server/"+b.Instance)
-	e.Data = HealthChangedData{Common: b.common(sev, summary), From: from, To: to, Problems: refs}
+	e.Data = HealthChangedData{Common: b.common(sev, summary), From: from, To: to, Problems: refs,
+		ProblemsTotal: len(problems), Truncated: len(refs) < len(problems)}
 	return e
 }
 
@@ -312,7 +353,7 @@ func (b *Builder) Lifecycle(typ, summary string, details map[string]any) Event {
 // not a problem (e.g. dump_thread.killed), with its facts in details.
 func (b *Builder) Info(typ, subject string, sev health.Severity, summary string, details map[string]any) Event {
 	e := b.envelope(typ, subject)
-	e.Data = InfoData{Common: b.common(sev, summary), Details: nonNil(details)}
+	e.Data = InfoData{Common: b.common(sev, clip(summary, maxTextBytes)), Details: boundMap(details)}
 	return e
 }
 
@@ -338,12 +379,62 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// nonNil makes a nil map encode as {} so consumers can always index it.
-func nonNil(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
+func cmpBool(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case x:
+		return -1
 	}
-	return m
+	return 1
+}
+
+// clip cuts s to at most n bytes (on a rune boundary), ending in "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// boundMap returns m (never nil, so consumers can always index it) with
+// each value at most maxValueBytes of JSON and all of them at most
+// maxMapBytes: a value over its bound becomes the head of its JSON text,
+// values past the whole bound are left out (in key order), and the keys so
+// treated are listed under "truncated". A value JSON cannot encode is left
+// for Encode to report.
+func boundMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	var cut []string
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
+		j, err := json.Marshal(v)
+		if err != nil {
+			out[k] = v
+			continue
+		}
+		size := len(k) + len(j)
+		if len(j) > maxValueBytes {
+			v, size = clip(string(j), maxValueBytes), len(k)+maxValueBytes
+			cut = append(cut, k)
+		}
+		if total+size > maxMapBytes {
+			if len(cut) == 0 || cut[len(cut)-1] != k {
+				cut = append(cut, k)
+			}
+			continue
+		}
+		out[k], total = v, total+size
+	}
+	if len(cut) > 0 {
+		out["truncated"] = cut
+	}
+	return out
 }
 
 // Encode returns the event as structured JSON. A value JSON cannot carry

@@ -192,7 +192,9 @@ func ExampleBuilder_HealthChanged() {
 	//         "subject": "stream/db-1",
 	//         "severity": "critical"
 	//       }
-	//     ]
+	//     ],
+	//     "problems_total": 1,
+	//     "truncated": false
 	//   }
 	// }
 }

@@ -29,6 +29,7 @@ const (
 	DefaultSubjectPrefix   = "mysql.health"
 	DefaultStream          = "MYSQL_HEALTH"
 	DefaultMaxPending      = 1024
+	DefaultMaxPendingBytes = 64 << 20
 	DefaultMaxSpoolBytes   = spool.DefaultMaxBytes
 	DefaultInFlight        = 256
 	DefaultAckTimeout      = 5 * time.Second
@@ -55,16 +56,20 @@ type Options struct {
 	// URLs of the NATS servers; tls:// URLs use TLS.
 	URLs      []string
 	CredsFile string // NATS credentials file, optional
-	TLSCAFile string // CA to verify the servers' certificates, optional
+	TLSCAFile      string // CA to verify the servers' certificates, optional
 	// SubjectPrefix starts every subject (default DefaultSubjectPrefix).
 	SubjectPrefix string
 	// Stream is the JetStream stream, created if missing; empty: core NATS only.
 	Stream string
 	// DataDir holds the spool, in DataDir/spool.
 	DataDir string
-	// MaxPending bounds the events held in memory before they are spooled
-	// (default DefaultMaxPending).
-	MaxPending int
+	// MaxPending bounds the stream.stats events held in memory before they
+	// are spooled (default DefaultMaxPending); MaxPendingBytes bounds the
+	// bytes of every kind (default DefaultMaxPendingBytes). Problem events
+	// count only toward the bytes: a burst of them (one per missing replica
+	// of a large inventory) must reach the spool whole.
+	MaxPending      int
+	MaxPendingBytes int
 	// MaxSpoolBytes bounds the spool on disk (default DefaultMaxSpoolBytes).
 	MaxSpoolBytes int64
 	// InFlight bounds the messages sent and not yet acknowledged (default DefaultInFlight).
@@ -93,6 +98,13 @@ type Stats struct {
 	Dropped   uint64
 	Connected bool
 	JetStream bool // publishing to JetStream (false: core NATS)
+	// DeadLettered counts events that can never be delivered as they are
+	// (over the server's max_payload, a subject refused, no permission),
+	// kept aside in DataDir/dead-letter.jsonl, by type and reason; every
+	// type of Types and reason of DeadLetterReasons is present.
+	DeadLettered map[DeadLetterKey]uint64 `json:"-"`
+	// DeadLetteredTotal is the sum of DeadLettered (for /status).
+	DeadLetteredTotal uint64
 }
 
 // Sink is where events go: a Publisher, or LogOnly when there is no bus.
@@ -118,15 +130,19 @@ type Publisher struct {
 	// appendSpool is spool.Append; tests replace it to make writes fail.
 	appendSpool func([]spool.Record) (int, error)
 
-	mu       sync.Mutex // guards q, writing, dropped, closed, started and nc
-	q        queue
-	writing  int // taken by the writer, not yet in the spool
-	dropped  uint64
-	closed   bool
-	started  bool
-	dropLog  limiter
-	pubMu    sync.Mutex // guards pubCount
-	pubCount map[string]uint64
+	mu      sync.Mutex // guards q, writing, dropped, closed, started and nc
+	q       queue
+	writing int // taken by the writer, not yet in the spool
+	// writingBytes is the size of what the writer took.
+	writingBytes int
+	dropped      uint64
+	closed       bool
+	started      bool
+	dropLog      limiter
+	dead         *deadLetters
+	denied       denials
+	pubMu        sync.Mutex // guards pubCount
+	pubCount     map[string]uint64
 
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -156,6 +172,9 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 		opts.MaxPending = DefaultMaxPending
 	}
 	opts.MaxPending = max(opts.MaxPending, 2)
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = DefaultMaxPendingBytes
+	}
 	if opts.MaxSpoolBytes <= 0 {
 		opts.MaxSpoolBytes = DefaultMaxSpoolBytes
 	}
@@ -178,6 +197,7 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery}, connLog: limiter{every: errorLogEvery},
 	}
 	p.appendSpool = sp.Append
+	p.dead = newDeadLetters(opts.DataDir)
 	for _, t := range Types() {
 		p.pubCount[t] = 0
 	}
@@ -221,6 +241,14 @@ func (p *Publisher) Start(ctx context.Context) error {
 		}),
 		// Every failed attempt, rate-limited: a bad URL, certificate or
 		// credentials would otherwise go unnoticed while events pile up.
+		// Permission violations arrive here, not from the publish: the
+		// sender dead-letters the records whose subject was refused.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			p.denied.record(err)
+			if p.errLog.allow() {
+				p.log.Warn().Err(err).Msg("nats error")
+			}
+		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			if p.connLog.allow() {
 				p.log.Warn().Err(p.redactErr(err)).Str("urls", RedactURLs(strings.Join(p.opts.URLs, ","))).Msg("nats connect failed")
@@ -280,7 +308,7 @@ func (p *Publisher) Publish(e Event) {
 	if p.closed {
 		dropped = []item{it}
 	} else {
-		dropped = p.q.push(it, p.opts.MaxPending-p.writing)
+		dropped = p.q.push(it, p.bounds())
 	}
 	p.dropped += uint64(len(dropped))
 	total, closed := p.dropped, p.closed
@@ -291,6 +319,12 @@ func (p *Publisher) Publish(e Event) {
 		p.log.Warn().Uint64("dropped_total", total).Bool("closed", closed).Msg("event dropped")
 	}
 	notify(p.memCh)
+}
+
+// bounds are the memory queue's limits, less what the writer holds.
+// Called with p.mu held.
+func (p *Publisher) bounds() bounds {
+	return bounds{items: p.opts.MaxPending - p.writing, bytes: p.opts.MaxPendingBytes - p.writingBytes}
 }
 
 // writeLoop moves events from memory to the spool until Close has drained
@@ -310,19 +344,20 @@ func (p *Publisher) writeLoop(ctx context.Context) {
 			p.mu.Lock()
 			// At most half the bound at a time: Publish may fill the rest.
 			batch := p.q.take(p.opts.MaxPending / 2)
-			p.writing = len(batch)
+			p.writing, p.writingBytes = len(batch), 0
+			for _, it := range batch {
+				p.writingBytes += len(it.data)
+			}
 			p.mu.Unlock()
 			if len(batch) == 0 {
 				break
 			}
-			recs := make([]spool.Record, len(batch))
-			for i, it := range batch {
-				recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
-			}
+			batch = p.spoolable(batch)
+			recs := records(batch)
 			n, err := p.appendSpool(recs)
 			p.mu.Lock()
-			p.writing = 0
-			dropped := p.q.requeue(batch[n:], p.opts.MaxPending)
+			p.writing, p.writingBytes = 0, 0
+			dropped := p.q.requeue(batch[n:], p.bounds())
 			p.dropped += uint64(len(dropped))
 			p.mu.Unlock()
 			if n > 0 {
@@ -353,10 +388,16 @@ func (p *Publisher) Stats() Stats {
 	p.pubMu.Lock()
 	pub := maps.Clone(p.pubCount)
 	p.pubMu.Unlock()
+	dead := p.dead.snapshot()
+	var deadTotal uint64
+	for _, n := range dead {
+		deadTotal += n
+	}
 	return Stats{
 		Published: pub, Pending: queued + spooled, Queued: queued, Spooled: spooled,
 		SpoolBytes: p.spool.Bytes(), Dropped: dropped + p.spool.Dropped() + p.spool.Lost(),
 		Connected: nc != nil && nc.IsConnected(), JetStream: p.jsMode.Load(),
+		DeadLettered: dead, DeadLetteredTotal: deadTotal,
 	}
 }
 
@@ -409,11 +450,8 @@ func (p *Publisher) spoolRest() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	recs := make([]spool.Record, len(batch))
-	for i, it := range batch {
-		recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
-	}
-	n, err := p.appendSpool(recs)
+	batch = p.spoolable(batch)
+	n, err := p.appendSpool(records(batch))
 	if n == len(batch) {
 		return err // nil, or an error dropping for the bound
 	}
@@ -424,6 +462,43 @@ func (p *Publisher) spoolRest() error {
 	p.mu.Unlock()
 	p.log.Error().Err(err).Int("lost", lost).Uint64("dropped_total", total).Msg("events lost on close: spool write failed")
 	return fmt.Errorf("close publisher: %d events lost: %w", lost, err)
+}
+
+func records(batch []item) []spool.Record {
+	recs := make([]spool.Record, len(batch))
+	for i, it := range batch {
+		recs[i] = spool.Record{Data: it.data, Droppable: it.droppable}
+	}
+	return recs
+}
+
+// spoolable returns the items the spool can take: one over its record
+// limit (which no event the Builder makes comes near) is dead-lettered
+// instead, so that it never blocks the writer.
+func (p *Publisher) spoolable(batch []item) []item {
+	out := batch[:0:0]
+	for _, it := range batch {
+		if len(it.data) > spool.MaxRecord {
+			p.deadLetter(it.data, ReasonPayloadTooLarge,
+				fmt.Errorf("%d bytes, over the spool's record limit of %d", len(it.data), spool.MaxRecord))
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// deadLetter keeps a record that can never be delivered aside (see
+// deadLetters), counts it, and says so loudly: an event is lost to its
+// consumers.
+func (p *Publisher) deadLetter(data []byte, reason string, cause error) {
+	dl, err := p.dead.add(data, reason, cause)
+	ev := p.log.Error().Str("reason", reason).Err(cause).Str("type", dl.Type).Str("id", dl.ID).
+		Str("subject", dl.Subject).Int("bytes", dl.Bytes).Str("file", p.dead.path)
+	if err != nil {
+		ev = ev.AnErr("dead_letter_error", err)
+	}
+	ev.Msg("event can never be delivered: dead-lettered, delivery goes on with the next")
 }
 
 // encodeMsg packs what the sender needs into one spool record: the

@@ -169,6 +169,9 @@ func hasType(doc any, typ string) bool {
 	case "integer":
 		n, ok := doc.(float64)
 		return ok && n == float64(int64(n))
+	case "boolean":
+		_, ok := doc.(bool)
+		return ok
 	}
 	return false
 }

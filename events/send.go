@@ -20,8 +20,9 @@ var jsRecheckEvery = 30 * time.Second
 // sender is the sender goroutine's state.
 type sender struct {
 	p        *Publisher
-	pending  []spool.Record // read from the spool, not yet acknowledged, in order
-	failures int            // consecutive failed rounds
+	pending  []spool.Record  // read from the spool, not yet acknowledged, in order
+	failures int             // consecutive failed rounds
+	dead     map[uint64]bool // pending records dead-lettered, by seq
 	// In core NATS mode with a stream configured: when to ask for
 	// JetStream again, and the connection count at the last ask.
 	jsCheckAt time.Time
@@ -34,7 +35,7 @@ type sender struct {
 // Nats-Msg-Id), so the order on each subject is the order of Publish.
 func (p *Publisher) sendLoop(ctx context.Context) {
 	defer close(p.sDone)
-	s := &sender{p: p}
+	s := &sender{p: p, dead: map[uint64]bool{}}
 	for ctx.Err() == nil && !s.finished() {
 		if !p.nc.IsConnected() {
 			select {
@@ -131,12 +132,18 @@ func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
 			}
 			continue
 		}
+		msgs, reason, cause := s.messages()
+		if len(msgs) == 0 { // the oldest record can never be published
+			s.kill(0, reason, cause)
+			s.acked(1)
+			continue
+		}
 		var n int
 		var err error
 		if js != nil {
-			n, err = s.sendJS(ctx, js)
+			n, err = s.sendJS(ctx, js, msgs)
 		} else {
-			n, err = s.sendCore()
+			n, err = s.sendCore(msgs)
 		}
 		if n > 0 {
 			s.acked(n)
@@ -147,51 +154,98 @@ func (s *sender) pump(ctx context.Context, js jetstream.JetStream) error {
 	}
 }
 
-// sendJS publishes every pending record asynchronously and waits for the
-// acks in order; it returns how many from the front were acknowledged.
-func (s *sender) sendJS(ctx context.Context, js jetstream.JetStream) (int, error) {
-	futs := make([]jetstream.PubAckFuture, 0, len(s.pending))
-	var pubErr error
+// messages builds the messages of the pending records, from the oldest,
+// up to the first one that can never be published as it is (a subject the
+// server would refuse, more bytes than the server's max_payload, a record
+// that does not decode); for that one it returns why.
+func (s *sender) messages() ([]*nats.Msg, string, error) {
+	msgs := make([]*nats.Msg, 0, len(s.pending))
 	for _, r := range s.pending {
-		m, err := s.p.natsMsg(r)
-		if err == nil {
-			var f jetstream.PubAckFuture
-			if f, err = js.PublishMsgAsync(m, jetstream.WithExpectStream(s.p.opts.Stream)); err == nil {
-				futs = append(futs, f)
-				continue
-			}
+		m, reason, err := s.p.natsMsg(r)
+		if reason != "" {
+			return msgs, reason, err
 		}
-		pubErr = fmt.Errorf("publish: %w", err)
-		break
+		msgs = append(msgs, m)
+	}
+	return msgs, "", nil
+}
+
+// kill dead-letters pending record i: it is acknowledged with the records
+// around it (delivery goes on) but never counted as published.
+func (s *sender) kill(i int, reason string, cause error) {
+	s.p.deadLetter(s.pending[i].Data, reason, cause)
+	s.dead[s.pending[i].Seq] = true
+}
+
+// sendJS publishes msgs (the first pending records) asynchronously and
+// waits for the acks in order; it returns how many from the front were
+// done: acknowledged, or dead-lettered for an error no retry can cure.
+func (s *sender) sendJS(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) (int, error) {
+	start := time.Now()
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var pubErr error
+	for _, m := range msgs {
+		f, err := js.PublishMsgAsync(m, jetstream.WithExpectStream(s.p.opts.Stream))
+		if err != nil {
+			pubErr = fmt.Errorf("publish: %w", err)
+			break
+		}
+		futs = append(futs, f)
 	}
 	for i, f := range futs {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return i, fmt.Errorf("publish ack: %w", err)
+			reason := permanentReason(err)
+			if reason == "" && s.p.denied.since(msgs[i].Subject, start) {
+				reason, err = ReasonPermission, fmt.Errorf("%w (the server refused a publish to %s)", err, msgs[i].Subject)
+			}
+			if reason == "" {
+				return i, fmt.Errorf("publish ack: %w", err)
+			}
+			s.kill(i, reason, err)
 		case <-ctx.Done():
 			return i, ctx.Err()
 		}
 	}
+	if reason := permanentReason(pubErr); reason != "" {
+		s.kill(len(futs), reason, pubErr)
+		return len(futs) + 1, nil
+	}
 	return len(futs), pubErr
 }
 
-// sendCore publishes every pending record and flushes: a successful flush
-// means the server has them all.
-func (s *sender) sendCore() (int, error) {
-	for _, r := range s.pending {
-		m, err := s.p.natsMsg(r)
-		if err == nil {
-			err = s.p.nc.PublishMsg(m)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("publish: %w", err)
+// sendCore publishes msgs (the first pending records) and flushes: a
+// successful flush means the server has them all, except those it refused
+// for want of permission (reported asynchronously; dead-lettered when the
+// report came before the flush's answer).
+func (s *sender) sendCore(msgs []*nats.Msg) (int, error) {
+	start := time.Now()
+	n := len(msgs)
+	var reason string
+	var pubErr error
+	for i, m := range msgs {
+		if err := s.p.nc.PublishMsg(m); err != nil {
+			if reason = permanentReason(err); reason == "" {
+				return 0, fmt.Errorf("publish: %w", err)
+			}
+			n, pubErr = i, err
+			break
 		}
 	}
 	if err := s.p.nc.FlushTimeout(s.p.opts.AckTimeout); err != nil {
 		return 0, fmt.Errorf("flush: %w", err)
 	}
-	return len(s.pending), nil
+	for i, m := range msgs[:n] {
+		if s.p.denied.since(m.Subject, start) {
+			s.kill(i, ReasonPermission, fmt.Errorf("%w: the server refused a publish to %s", nats.ErrPermissionViolation, m.Subject))
+		}
+	}
+	if reason != "" {
+		s.kill(n, reason, pubErr)
+		n++
+	}
+	return n, nil
 }
 
 // acked records that the first n pending records were acknowledged.
@@ -206,6 +260,10 @@ func (s *sender) acked(n int) {
 	}
 	p.pubMu.Lock()
 	for _, r := range done {
+		if s.dead[r.Seq] {
+			delete(s.dead, r.Seq)
+			continue
+		}
 		_, _, typ, _, _ := decodeMsg(r.Data)
 		p.pubCount[typ]++
 	}
@@ -271,14 +329,22 @@ func (p *Publisher) prepare(ctx context.Context) (jetstream.JetStream, error) {
 	return p.js, nil
 }
 
-func (p *Publisher) natsMsg(r spool.Record) (*nats.Msg, error) {
+// natsMsg builds the message of a spool record, or says why it can never
+// be published as it is (a reason and the error).
+func (p *Publisher) natsMsg(r spool.Record) (*nats.Msg, string, error) {
 	subject, id, _, body, ok := decodeMsg(r.Data)
 	if !ok {
-		return nil, fmt.Errorf("spool record %d: malformed", r.Seq)
+		return nil, ReasonMalformed, fmt.Errorf("spool record %d does not decode", r.Seq)
+	}
+	if !validSubject(subject) {
+		return nil, ReasonInvalidSubject, fmt.Errorf("spool record %d: %w: %q", r.Seq, nats.ErrBadSubject, subject)
 	}
 	m := nats.NewMsg(subject)
 	m.Header.Set(jetstream.MsgIDHeader, id)
 	m.Header.Set("Content-Type", "application/cloudevents+json")
 	m.Data = body
-	return m, nil
+	if limit, size := p.nc.MaxPayload(), int64(m.Size()-len(m.Subject)); limit > 0 && size > limit {
+		return nil, ReasonPayloadTooLarge, fmt.Errorf("%w: %d bytes with headers, the server's max_payload is %d", nats.ErrMaxPayload, size, limit)
+	}
+	return m, "", nil
 }

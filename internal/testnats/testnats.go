@@ -22,6 +22,7 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	conf string // configuration file, or empty
 	cmd  *exec.Cmd
 }
 
@@ -53,6 +54,21 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartConfig is Start with a nats-server configuration file holding
+// conf (e.g. "max_payload: 1048576"); the command-line flags for port,
+// address, JetStream and store still apply.
+func StartConfig(t testing.TB, conf string) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), port: freePort(t)}
+	s.conf = filepath.Join(s.dir, "server.conf")
+	if err := os.WriteFile(s.conf, []byte(conf+"\n"), 0o600); err != nil {
+		t.Fatalf("testnats: write config: %v", err)
+	}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
 // URL is the client URL.
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
 
@@ -66,8 +82,11 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		s.t.Fatal("testnats: already running")
 	}
-	s.cmd = exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-sd", s.dir, "-l", filepath.Join(s.dir, "server.log"))
+	args := []string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir, "-l", filepath.Join(s.dir, "server.log")}
+	if s.conf != "" {
+		args = append([]string{"-c", s.conf}, args...)
+	}
+	s.cmd = exec.Command(s.bin, args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("testnats: start: %v", err)
 	}
