@@ -33,12 +33,13 @@ func Example_consumer() {
 		return
 	}
 	defer srv.Shutdown(ctx)
-	pub, _ := events.New(events.Options{URLs: []string{srv.ClientURL()}, Stream: events.DefaultStream,
-		DataDir: dir, Cluster: "prod", Instance: "db-1"}, zerolog.Nop())
+	user, password := srv.Credentials() // only the sidecar may publish
+	pub, _ := events.New(events.Options{URLs: []string{srv.ClientURL()}, User: user, Password: password,
+		Stream: events.DefaultStream, DataDir: dir, Cluster: "prod", Instance: "db-1"}, zerolog.Nop())
 	pub.Start(ctx)
 	defer pub.Close(ctx)
 
-	// The consumer.
+	// The consumer: anonymous, as any client without credentials.
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		fmt.Println(err)

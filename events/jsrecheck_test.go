@@ -45,7 +45,7 @@ func TestPublisher_JetStreamLater(t *testing.T) {
 			if tt.reconnect {
 				srv.Shutdown()
 				srv.WaitForShutdown()
-				url = startBus(t, addr).ClientURL()
+				url = runServer(t, &server.Options{Host: host, Port: port, JetStream: true, StoreDir: t.TempDir()}).ClientURL()
 			} else if err := srv.EnableJetStream(&server.JetStreamConfig{StoreDir: t.TempDir()}); err != nil {
 				t.Fatal(err)
 			}

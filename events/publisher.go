@@ -56,6 +56,9 @@ type Options struct {
 	// URLs of the NATS servers; tls:// URLs use TLS.
 	URLs      []string
 	CredsFile string // NATS credentials file, optional
+	// User and Password authenticate the connection, optional (the
+	// embedded server's generated credentials). Never logged.
+	User, Password string
 	TLSCAFile      string // CA to verify the servers' certificates, optional
 	// SubjectPrefix starts every subject (default DefaultSubjectPrefix).
 	SubjectPrefix string
@@ -257,6 +260,9 @@ func (p *Publisher) Start(ctx context.Context) error {
 	}
 	if p.opts.CredsFile != "" {
 		nopts = append(nopts, nats.UserCredentials(p.opts.CredsFile))
+	}
+	if p.opts.User != "" {
+		nopts = append(nopts, nats.UserInfo(p.opts.User, p.opts.Password))
 	}
 	if p.opts.TLSCAFile != "" {
 		nopts = append(nopts, nats.RootCAs(p.opts.TLSCAFile))

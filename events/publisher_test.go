@@ -58,9 +58,14 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// testPassword is the sidecar user's password on the embedded servers
+// the tests start; every test publisher authenticates with it, as the
+// daemon's does (a server without authentication ignores it).
+const testPassword = "test-sidecar-password"
+
 func startBus(t testing.TB, addr string) *bus.Embedded {
 	t.Helper()
-	e, err := bus.StartEmbedded(context.Background(), bus.Options{Addr: addr, StoreDir: t.TempDir()}, zerolog.Nop())
+	e, err := bus.StartEmbedded(context.Background(), bus.Options{Addr: addr, StoreDir: t.TempDir(), Password: testPassword}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +79,9 @@ func newPublisher(t testing.TB, o events.Options, log zerolog.Logger) *events.Pu
 		o.DataDir = t.TempDir()
 	}
 	o.Cluster, o.Instance = testCluster, testInstance
+	if o.User == "" {
+		o.User, o.Password = bus.SidecarUser, testPassword
+	}
 	p, err := events.New(o, log)
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +348,7 @@ func TestPublisher_CoreNATS(t *testing.T) {
 func TestPublisher_CloseFlushes(t *testing.T) {
 	srv := startBus(t, "127.0.0.1:0")
 	p, err := events.New(events.Options{URLs: []string{srv.ClientURL()}, Stream: testStream, DataDir: t.TempDir(),
-		Cluster: testCluster, Instance: testInstance}, testLog(t))
+		User: bus.SidecarUser, Password: testPassword, Cluster: testCluster, Instance: testInstance}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

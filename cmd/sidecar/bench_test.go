@@ -49,10 +49,12 @@ func BenchmarkRun_Bus(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer emb.Shutdown(context.Background())
+	user, password := emb.Credentials() // the daemon publishes as the sidecar
+	upURL := strings.Replace(emb.ClientURL(), "://", "://"+user+":"+password+"@", 1)
 
 	for _, mode := range []struct{ name, url string }{
 		{"bus_down", "nats://127.0.0.1:1"},
-		{"bus_up", emb.ClientURL()},
+		{"bus_up", upURL},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			var bytes uint64

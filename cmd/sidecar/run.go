@@ -177,6 +177,7 @@ func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink,
 	}
 	urls := cfg.NATSURLs()
 	var emb *bus.Embedded
+	var user, password string
 	if cfg.NATS.URL == NATSEmbedded {
 		var err error
 		emb, err = bus.StartEmbedded(ctx, bus.Options{Addr: cfg.NATS.EmbeddedAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}, log)
@@ -184,9 +185,11 @@ func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink,
 			return nil, nil, fmt.Errorf("start embedded nats on SIDECAR_NATS_EMBEDDED_ADDR %s: %w", cfg.NATS.EmbeddedAddr, err)
 		}
 		urls = []string{emb.ClientURL()}
+		user, password = emb.Credentials()
 	}
 	pub, err := events.New(events.Options{
-		URLs: urls, CredsFile: cfg.NATS.Creds, TLSCAFile: cfg.NATS.TLSCA, SubjectPrefix: cfg.NATS.SubjectPrefix,
+		URLs: urls, CredsFile: cfg.NATS.Creds, TLSCAFile: cfg.NATS.TLSCA, User: user, Password: password,
+		SubjectPrefix: cfg.NATS.SubjectPrefix,
 		Stream: cfg.NATS.Stream, DataDir: cfg.DataDir, MaxSpoolBytes: cfg.SpoolMaxBytes,
 		Cluster: cfg.Cluster, Instance: cfg.Instance,
 	}, log)

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -25,11 +27,59 @@ type Options struct {
 	Addr string
 	// StoreDir is the JetStream store directory (required).
 	StoreDir string
+	// Password is the sidecar user's password; empty (always, in the
+	// daemon): 32 random bytes made at start. Tests set it to connect a
+	// publisher before the server exists.
+	Password string
+}
+
+// SidecarUser is the embedded server's user for the sidecar's own
+// connection; its password is generated at every start (Credentials).
+const SidecarUser = "binlog-sidecar"
+
+// anonymousUser is who a client without credentials is (no_auth_user).
+const anonymousUser = "anonymous"
+
+// anonymousPublish is all an anonymous client may publish: what reading
+// and consuming need (JetStream's info, stream and message reads, consumer
+// create/info/list/next/delete, acks and flow control), never an event
+// subject, never a stream's create, update, purge or delete, never a reply
+// to another client's inbox (which could forge the sidecar's acks).
+var anonymousPublish = []string{
+	"$JS.API.INFO",
+	"$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.API.STREAM.INFO.>",
+	"$JS.API.STREAM.MSG.GET.>", "$JS.API.DIRECT.GET.>",
+	"$JS.API.CONSUMER.>",
+	"$JS.ACK.>", "$JS.FC.>",
+}
+
+// anonymousDeny restates what anonymousPublish leaves out and matters
+// most, so that a later widening of the allow list cannot let it in.
+var anonymousDeny = []string{
+	"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
+	"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
+	"$JS.API.STREAM.SNAPSHOT.>", "$JS.API.STREAM.RESTORE.>", "$JS.API.STREAM.PEER.>", "$JS.API.STREAM.LEADER.>",
+	"$KV.>", "$O.>", "_INBOX.>",
 }
 
 // Embedded is a running in-process NATS server.
 type Embedded struct {
-	srv *server.Server
+	srv      *server.Server
+	password string
+}
+
+// Credentials are the user and password of the sidecar's own connection:
+// the only one that may publish events and manage streams. The password
+// is random, made at start, kept in memory only: never log it.
+func (e *Embedded) Credentials() (user, password string) { return SidecarUser, e.password }
+
+// newPassword is 32 random bytes, base64url.
+func newPassword() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate the sidecar's nats password: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // StartEmbedded starts the server and waits until it accepts connections
@@ -52,9 +102,28 @@ func StartEmbedded(ctx context.Context, o Options, log zerolog.Logger) (*Embedde
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	password := o.Password
+	if password == "" {
+		if password, err = newPassword(); err != nil {
+			return nil, fmt.Errorf("start embedded nats: %w", err)
+		}
+	}
+	anonPassword, err := newPassword() // never given out: no_auth_user needs one
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "binlog-sidecar", Host: host, Port: port,
-		JetStream: true, StoreDir: o.StoreDir, NoSigs: true,
+		// The sidecar authenticates; anyone else is the anonymous user,
+		// who may subscribe and consume and publish nothing else.
+		Users: []*server.User{
+			{Username: SidecarUser, Password: password},
+			{Username: anonymousUser, Password: anonPassword, Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: anonymousPublish, Deny: anonymousDeny},
+			}},
+		},
+		NoAuthUser: anonymousUser,
+		JetStream:  true, StoreDir: o.StoreDir, NoSigs: true,
 		// fsync every write before the ack: the publisher deletes its
 		// spooled copy of an event once acked, so the default background
 		// fsync (every 2 minutes) could lose acknowledged events in a
@@ -80,7 +149,7 @@ func StartEmbedded(ctx context.Context, o Options, log zerolog.Logger) (*Embedde
 			return nil, fmt.Errorf("start embedded nats on %s: not ready", o.Addr)
 		}
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, password: password}, nil
 }
 
 // ClientURL is the URL clients connect to, e.g. nats://127.0.0.1:4222.

@@ -21,7 +21,7 @@ func TestStartEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(e.ClientURL())
+	nc, err := nats.Connect(e.ClientURL(), nats.UserInfo(e.Credentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
