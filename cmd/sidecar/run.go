@@ -189,9 +189,8 @@ func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink,
 	}
 	pub, err := events.New(events.Options{
 		URLs: urls, CredsFile: cfg.NATS.Creds, TLSCAFile: cfg.NATS.TLSCA, User: user, Password: password,
-		SubjectPrefix: cfg.NATS.SubjectPrefix,
-		Stream: cfg.NATS.Stream, DataDir: cfg.DataDir, MaxSpoolBytes: cfg.SpoolMaxBytes,
-		Cluster: cfg.Cluster, Instance: cfg.Instance,
+		SubjectPrefix: cfg.NATS.SubjectPrefix, Stream: cfg.NATS.Stream,
+		DataDir: cfg.DataDir, MaxSpoolBytes: cfg.SpoolMaxBytes, Cluster: cfg.Cluster, Instance: cfg.Instance,
 	}, log)
 	if err == nil {
 		err = pub.Start(ctx)
