@@ -82,6 +82,10 @@ func TestFromBuildInfo(t *testing.T) {
 		{"plain go build in a checkout", "dev", "unknown", info("(devel)", "vcs.revision", "8d3b49b50f0d", "vcs.modified", "false"), "dev", "8d3b49b50f0d"},
 		{"uncommitted changes", "dev", "unknown", info("(devel)", "vcs.revision", "8d3b49b50f0d", "vcs.modified", "true"), "dev", "8d3b49b50f0d-modified"},
 		{"go install module@version", "dev", "unknown", info("v0.2.0"), "v0.2.0", "unknown"},
+		{"a pseudo-version repeats the commit", "dev", "unknown",
+			info("v0.0.0-20261204210308-bbd6ae0a8099+dirty", "vcs.revision", "bbd6ae0a8099d5834f008d3fae61f97f412001df", "vcs.modified", "true"),
+			"dev", "bbd6ae0a8099d5834f008d3fae61f97f412001df-modified"},
+		{"a pseudo-version after a tag", "dev", "unknown", info("v0.2.1-0.20261204210308-bbd6ae0a8099"), "dev", "unknown"},
 		{"ldflags win", "0.2.0", "abc", info("(devel)", "vcs.revision", "8d3b49b50f0d"), "0.2.0", "abc"},
 		{"no build info", "dev", "unknown", func() (*debug.BuildInfo, bool) { return nil, false }, "dev", "unknown"},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -31,6 +32,10 @@ func main() {
 	os.Exit(mainCode(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
+// pseudoVersion matches the version Go derives from a commit
+// (v0.0.0-20261204210308-bbd6ae0a8099, +dirty with local changes).
+var pseudoVersion = regexp.MustCompile(`-(0\.)?\d{14}-[0-9a-f]{12}(\+dirty)?$`)
+
 // fromBuildInfo fills in what -ldflags did not set from the Go build info:
 // the VCS revision a plain `go build` in a checkout records (with
 // "-modified" for uncommitted changes), and the module version of a
@@ -40,8 +45,8 @@ func fromBuildInfo(version, commit string, read func() (*debug.BuildInfo, bool))
 	if !ok {
 		return version, commit
 	}
-	if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" {
-		version = v
+	if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" && !pseudoVersion.MatchString(v) {
+		version = v // a tagged go install; a pseudo-version only repeats the commit
 	}
 	if commit != "unknown" {
 		return version, commit
