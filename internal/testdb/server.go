@@ -69,6 +69,9 @@ type Server struct {
 	proc   *proc
 	conn   *client.Conn
 	logOff int64 // error.log size when the current boot began
+	// stopping is set while an exit is ours (Stop, Kill, cleanup); a
+	// mariadbd that exits without it died unexpectedly.
+	stopping atomic.Bool
 }
 
 var (
@@ -120,7 +123,8 @@ func Start(t testing.TB, o Options) *Server {
 	if out, err := exec.Command("cp", "-a", data, s.DataDir).CombinedOutput(); err != nil {
 		t.Fatalf("testdb: copying template: %v\n%s", err, out)
 	}
-	t.Cleanup(s.cleanup) // after TempDir's, so it runs before the dir is removed
+	t.Cleanup(s.cleanup)              // after TempDir's, so it runs before the dir is removed
+	t.Cleanup(func() { s.report(t) }) // before s.cleanup stops the server
 	onOff := map[bool]string{true: "ON", false: "OFF"}
 	for attempt := 1; ; attempt++ {
 		s.Port = freePort(t)
@@ -243,6 +247,7 @@ func freePort(t testing.TB) int {
 
 // boot starts mariadbd with s.args and waits up to 60 s until it answers.
 func (s *Server) boot() error {
+	s.stopping.Store(false)
 	if st, err := os.Stat(filepath.Join(s.Dir, "error.log")); err == nil {
 		s.logOff = st.Size()
 	}
@@ -449,6 +454,7 @@ func (s *Server) MasterStatus(t testing.TB) (file string, pos uint32) {
 // to signals. Restart brings it back.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
+	s.stopping.Store(true)
 	s.dropConn(true)
 	p := s.cur()
 	if p.exited() {
@@ -467,6 +473,7 @@ func (s *Server) Stop(t testing.TB) {
 
 // Kill SIGKILLs the server and waits until it is gone.
 func (s *Server) Kill() {
+	s.stopping.Store(true)
 	s.dropConn(false)
 	s.cur().kill()
 }
@@ -495,6 +502,49 @@ func (s *Server) ErrorLog() string {
 	return tail(string(b))
 }
 
+// DiedUnexpectedly says how mariadbd ended ("signal: killed", "exit status
+// 1") when it exited without Stop, Kill or the test's end asking it to;
+// "" while it runs or when its exit was ours.
+func (s *Server) DiedUnexpectedly() string {
+	p := s.cur()
+	if p == nil || !p.exited() || s.stopping.Load() {
+		return ""
+	}
+	return p.cmd.ProcessState.String()
+}
+
+// logsDir keeps the error logs of servers whose test failed or that died
+// unexpectedly: the instance dir is a TempDir and goes with the test.
+func logsDir() string { return filepath.Join(os.TempDir(), "binlog-sidecar-testdb", "logs") }
+
+// report runs when the test ends, before the server is stopped: a server
+// that died unexpectedly fails the test, and for it or any failed test the
+// error log is kept (logsDir) and its tail printed into the test output,
+// so a server that died mid-run leaves its reason behind.
+func (s *Server) report(t testing.TB) {
+	died := s.DiedUnexpectedly()
+	if died == "" && !t.Failed() {
+		return
+	}
+	why := "the test failed"
+	if died != "" {
+		why = "mariadbd exited unexpectedly (" + died + ")"
+		t.Errorf("testdb: %s on %s: %s", s.Name, s.Addr, why)
+	}
+	kept := filepath.Join(logsDir(), strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+s.Name+".error.log")
+	b, err := os.ReadFile(filepath.Join(s.Dir, "error.log"))
+	if err == nil {
+		err = os.MkdirAll(logsDir(), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(kept, b, 0o644)
+	}
+	if err != nil {
+		kept = "not kept: " + err.Error()
+	}
+	t.Logf("testdb: %s (%s, pid %d): %s; its error log (all of it: %s) ends:\n%s", s.Name, s.Addr, s.PID(), why, kept, tail(string(b)))
+}
+
 // cleanup runs at the end of the test. The datadir is thrown away, so a
 // signal-driven shutdown is enough.
 func (s *Server) cleanup() {
@@ -502,6 +552,7 @@ func (s *Server) cleanup() {
 	if p == nil {
 		return
 	}
+	s.stopping.Store(true)
 	p.signal(syscall.SIGCONT) // before quit: a paused server would not read it
 	s.dropConn(true)
 	p.stop()

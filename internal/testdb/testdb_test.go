@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +160,74 @@ func procState(t *testing.T, pid int) string {
 	}
 	s := string(b)
 	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
+}
+
+// recTB is a test that records what Start registers and reports, so a
+// test can play the end of another test and read its output.
+type recTB struct {
+	testing.TB
+	failed   bool
+	cleanups []func()
+	logs     []string
+	errs     []string
+}
+
+func (r *recTB) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
+func (r *recTB) Failed() bool     { return r.failed || len(r.errs) > 0 }
+func (r *recTB) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
+func (r *recTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// end runs the recorded cleanups as the test's end would (last first).
+func (r *recTB) end() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+}
+
+// A server that dies mid-test fails the test and leaves how it ended and
+// the tail of its error log in the output (and the whole log on disk); a
+// failed test prints its servers' logs too; a passing test prints nothing.
+func TestServer_errorLogWhenItMatters(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    func(s *Server)
+		failed   bool
+		wantErr  string // in the recorded errors; "" for none
+		wantLogs bool
+	}{
+		{"killed from outside", func(s *Server) { _ = syscall.Kill(s.PID(), syscall.SIGKILL); s.cur().wait(30 * time.Second) },
+			false, "mariadbd exited unexpectedly (signal: killed)", true},
+		{"the test failed", func(*Server) {}, true, "", true},
+		{"Kill is not unexpected", func(s *Server) { s.Kill() }, false, "", false},
+		{"a passing test prints nothing", func(*Server) {}, false, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recTB{TB: t, failed: tt.failed}
+			s := Start(rec, Options{})
+			tt.fault(s)
+			rec.end()
+			gotErr := strings.Join(rec.errs, "\n")
+			if tt.wantErr == "" && gotErr != "" || !strings.Contains(gotErr, tt.wantErr) {
+				t.Errorf("errors: got %q, want %q", gotErr, tt.wantErr)
+			}
+			logged := strings.Join(rec.logs, "\n")
+			hasLog := strings.Contains(logged, "its error log (all of it: ") && strings.Contains(logged, "mariadbd")
+			if hasLog != tt.wantLogs {
+				t.Errorf("error log in the output: got %v, want %v; output:\n%s", hasLog, tt.wantLogs, logged)
+			}
+			if tt.wantLogs {
+				t.Logf("what the test's output shows:\n%s", logged)
+				kept := filepath.Join(logsDir(), strings.ReplaceAll(t.Name(), "/", "_")+"-"+s.Name+".error.log")
+				if _, err := os.Stat(kept); err != nil {
+					t.Errorf("the whole error log is not kept: %v", err)
+				}
+				os.Remove(kept)
+			}
+		})
+	}
 }
