@@ -70,7 +70,7 @@ func realScrape(t *testing.T) scrape {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			scraped, scrapeErr = readMetrics("http://" + addr + "/metrics")
-			if scrapeErr == nil && scraped.value("binlog_sidecar_stream_connected") && scraped.samples["binlog_sidecar_health_status"] {
+			if scrapeErr == nil && scraped.value("binlog_sidecar_stream_connected") && scraped.complete() {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -84,6 +84,18 @@ func realScrape(t *testing.T) scrape {
 		t.Fatal(scrapeErr)
 	}
 	return scraped
+}
+
+// complete is true once the figures that have no sample until they are
+// known (the poll's, lag, the server's binlog end) are all there.
+func (s scrape) complete() bool {
+	for _, name := range []string{"binlog_sidecar_health_status", "binlog_sidecar_poll_duration_seconds_count",
+		"binlog_sidecar_stream_lag_seconds", "binlog_sidecar_stream_behind_bytes"} {
+		if !s.samples[name] {
+			return false
+		}
+	}
+	return true
 }
 
 // value is true when the family has a sample of 1 (a connected flag).
