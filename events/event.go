@@ -54,9 +54,11 @@ const (
 	TypePrefix      = "binlog_sidecar."
 	DataContentType = "application/json"
 	// DataSchemaV1 is the dataschema of every event this version emits. The
-	// file it names is events/schema/v1.json; a change that breaks consumers
-	// gets a new version and a new URI.
-	DataSchemaV1 = "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json"
+	// file it names is events/schema/v1.json at the release tag that last
+	// changed it (never a branch, which moves under consumers); a change to
+	// the schema moves the tag here, a change that breaks consumers gets a
+	// new version and a new URI.
+	DataSchemaV1 = "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json"
 )
 
 // Event is one CloudEvents 1.0 event in structured JSON mode.

@@ -58,7 +58,7 @@ func ExampleBuilder_FromTransition() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "replica/db-2:3306",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
@@ -108,7 +108,7 @@ func ExampleBuilder_Stats() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "stream/db-1",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
@@ -172,7 +172,7 @@ func ExampleBuilder_HealthChanged() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "server/db-1",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
@@ -216,7 +216,7 @@ func ExampleBuilder_GapEvent() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "stream/db-1",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
@@ -253,7 +253,7 @@ func ExampleBuilder_Lifecycle() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "sidecar/db-1",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",
@@ -285,7 +285,7 @@ func ExampleBuilder_DumpThreadKilled() {
 	//   "time": "2026-11-26T14:00:00Z",
 	//   "subject": "thread/1234",
 	//   "datacontenttype": "application/json",
-	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json",
+	//   "dataschema": "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/v0.2.0/events/schema/v1.json",
 	//   "data": {
 	//     "cluster": "prod",
 	//     "instance": "db-1",

@@ -1,43 +1,72 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
-	"reflect"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 )
+
+// compileSchemaV1 compiles events/schema/v1.json with a complete JSON
+// Schema 2020-12 implementation, formats (date-time) asserted, under the
+// URI events name in dataschema.
+func compileSchemaV1(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(events.SchemaV1()))
+	if err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	if id := doc.(map[string]any)["$id"]; id != events.DataSchemaV1 {
+		t.Errorf("schema $id: got %v, want %s", id, events.DataSchemaV1)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(events.DataSchemaV1, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(events.DataSchemaV1)
+	if err != nil {
+		t.Fatalf("compile v1.json: %v", err)
+	}
+	return sch
+}
+
+// instance decodes an encoded event the way the validator wants it.
+func instance(t *testing.T, raw []byte) any {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
 
 // TestSchemaV1 checks every event type against events/schema/v1.json, so
 // the committed schema and the encoder cannot drift apart: a field the code
 // adds without the schema fails additionalProperties, a required field the
 // code stops writing fails required.
 func TestSchemaV1(t *testing.T) {
-	var schema map[string]any
-	if err := json.Unmarshal(events.SchemaV1(), &schema); err != nil {
-		t.Fatalf("schema: %v", err)
-	}
-	if got := schema["$id"]; got != events.DataSchemaV1 {
-		t.Errorf("schema $id: got %v, want %s", got, events.DataSchemaV1)
-	}
+	sch := compileSchemaV1(t)
 	b := events.NewBuilder("prod", "db-1")
 	b.SetServer(health.Server{Flavor: "mysql", Version: "8.4.3", ServerID: 7, ServerUUID: "3e11fa47-71ca-11e1-9e33-c80aa9429562"})
-	all := oneOfEach(b)
 	var seen []string
-	for _, e := range all {
+	for _, e := range oneOfEach(b) {
 		seen = append(seen, e.ShortType())
 		t.Run(e.ShortType(), func(t *testing.T) {
-			raw, _ := events.Encode(e)
-			var doc any
-			_ = json.Unmarshal(raw, &doc)
-			v := validator{root: schema}
-			v.check(schema, doc, "")
-			for _, err := range v.errs {
-				t.Error(err)
+			raw, err := events.Encode(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.DataSchema != events.DataSchemaV1 {
+				t.Errorf("dataschema %q, want %q", e.DataSchema, events.DataSchemaV1)
+			}
+			if err := sch.Validate(instance(t, raw)); err != nil {
+				t.Errorf("%v\n%s", err, raw)
 			}
 		})
 	}
@@ -49,129 +78,74 @@ func TestSchemaV1(t *testing.T) {
 	}
 }
 
-// TestSchemaV1_Rejects makes sure the validator is not vacuous.
+// TestSchemaV1_Extensions: the envelope is open to CloudEvents extension
+// attributes, as the spec allows any consumer or relay to add them
+// (distributed tracing's traceparent above all), and closed to anything
+// that is not one.
+func TestSchemaV1_Extensions(t *testing.T) {
+	sch := compileSchemaV1(t)
+	raw, _ := events.Encode(events.NewBuilder("c", "i").Lifecycle(events.TypeSidecarStarted, "x", nil))
+	tests := []struct {
+		name  string
+		attrs map[string]any
+		ok    bool
+	}{
+		{"traceparent", map[string]any{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, true},
+		{"traceparent and tracestate", map[string]any{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "rojo=00f067aa0ba902b7"}, true},
+		{"integer and boolean", map[string]any{"sequence": 42, "replayed": true}, true},
+		{"20 characters", map[string]any{"abcdefghij0123456789": "x"}, true},
+		{"upper case", map[string]any{"traceParent": "x"}, false},
+		{"underscore", map[string]any{"trace_parent": "x"}, false},
+		{"21 characters", map[string]any{"abcdefghij01234567890": "x"}, false},
+		{"object value", map[string]any{"trace": map[string]any{"id": "x"}}, false},
+		{"null value", map[string]any{"trace": nil}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := instance(t, raw).(map[string]any)
+			for k, v := range tt.attrs {
+				m[k] = v
+			}
+			// Through JSON again, so numbers are what a decoder gives.
+			b, _ := json.Marshal(m)
+			err := sch.Validate(instance(t, b))
+			if tt.ok && err != nil {
+				t.Errorf("extension refused: %v", err)
+			}
+			if !tt.ok && err == nil {
+				t.Errorf("accepted %v, want it refused", tt.attrs)
+			}
+		})
+	}
+}
+
+// TestSchemaV1_Rejects makes sure the schema is not vacuous.
 func TestSchemaV1_Rejects(t *testing.T) {
-	var schema map[string]any
-	_ = json.Unmarshal(events.SchemaV1(), &schema)
+	sch := compileSchemaV1(t)
 	e := events.NewBuilder("c", "i").Lifecycle(events.TypeSidecarStarted, "x", nil)
 	raw, _ := events.Encode(e)
 	tests := []struct {
 		name string
 		edit func(m map[string]any)
 	}{
-		{"unknown envelope field", func(m map[string]any) { m["extra"] = 1 }},
+		{"not an extension name", func(m map[string]any) { m["Extra"] = 1 }},
 		{"unknown data field", func(m map[string]any) { m["data"].(map[string]any)["extra"] = 1 }},
 		{"missing id", func(m map[string]any) { delete(m, "id") }},
 		{"bad severity", func(m map[string]any) { m["data"].(map[string]any)["severity"] = "fatal" }},
 		{"problem data without state", func(m map[string]any) { m["type"] = "binlog_sidecar.stream.down" }},
+		{"time not RFC 3339", func(m map[string]any) { m["time"] = "yesterday" }},
+		{"dataschema on a branch", func(m map[string]any) {
+			m["dataschema"] = "https://raw.githubusercontent.com/binlog-sidecar/binlog-sidecar/main/events/schema/v1.json"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m map[string]any
-			_ = json.Unmarshal(raw, &m)
+			m := instance(t, raw).(map[string]any)
 			tt.edit(m)
-			v := validator{root: schema}
-			v.check(schema, any(m), "")
-			if len(v.errs) == 0 {
+			b, _ := json.Marshal(m)
+			if err := sch.Validate(instance(t, b)); err == nil {
 				t.Error("got no error, want one")
 			}
 		})
 	}
-}
-
-// validator implements the part of JSON Schema 2020-12 that v1.json uses:
-// type, const, enum, required, properties, additionalProperties (false),
-// items, maxItems, minimum, allOf, if/then and local $ref. It ignores
-// annotations (description, format).
-type validator struct {
-	root map[string]any
-	errs []error
-}
-
-func (v *validator) check(s map[string]any, doc any, path string) {
-	if ref, ok := s["$ref"].(string); ok {
-		def := v.root
-		for _, p := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-			def = def[p].(map[string]any)
-		}
-		v.check(def, doc, path)
-	}
-	fail := func(format string, a ...any) {
-		v.errs = append(v.errs, fmt.Errorf("%s: "+format, append([]any{path}, a...)...))
-	}
-	if c, ok := s["const"]; ok && !reflect.DeepEqual(c, doc) {
-		fail("got %v, want %v", doc, c)
-	}
-	if e, ok := s["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return reflect.DeepEqual(x, doc) }) {
-		fail("%v not in %v", doc, e)
-	}
-	if typ, ok := s["type"].(string); ok && !hasType(doc, typ) {
-		fail("got %T, want %s", doc, typ)
-	}
-	if m, ok := s["minimum"].(float64); ok {
-		if n, isNum := doc.(float64); isNum && n < m {
-			fail("%v below minimum %v", n, m)
-		}
-	}
-	if obj, ok := doc.(map[string]any); ok {
-		for _, r := range asSlice(s["required"]) {
-			if _, ok := obj[r.(string)]; !ok {
-				fail("missing %s", r)
-			}
-		}
-		props, _ := s["properties"].(map[string]any)
-		for k, val := range obj {
-			if ps, ok := props[k].(map[string]any); ok {
-				v.check(ps, val, path+"/"+k)
-			} else if s["additionalProperties"] == false {
-				fail("property %s not in the schema", k)
-			}
-		}
-	}
-	if arr, ok := doc.([]any); ok {
-		if m, ok := s["maxItems"].(float64); ok && float64(len(arr)) > m {
-			fail("%d items, at most %v", len(arr), m)
-		}
-		if is, ok := s["items"].(map[string]any); ok {
-			for i, x := range arr {
-				v.check(is, x, fmt.Sprintf("%s/%d", path, i))
-			}
-		}
-	}
-	for _, sub := range asSlice(s["allOf"]) {
-		v.check(sub.(map[string]any), doc, path)
-	}
-	if cond, ok := s["if"].(map[string]any); ok {
-		probe := validator{root: v.root}
-		probe.check(cond, doc, path)
-		if then, ok := s["then"].(map[string]any); ok && len(probe.errs) == 0 {
-			v.check(then, doc, path)
-		}
-	}
-}
-
-func asSlice(x any) []any { s, _ := x.([]any); return s }
-
-func hasType(doc any, typ string) bool {
-	switch typ {
-	case "object":
-		_, ok := doc.(map[string]any)
-		return ok
-	case "array":
-		_, ok := doc.([]any)
-		return ok
-	case "string":
-		_, ok := doc.(string)
-		return ok
-	case "number":
-		_, ok := doc.(float64)
-		return ok
-	case "integer":
-		n, ok := doc.(float64)
-		return ok && n == float64(int64(n))
-	case "boolean":
-		_, ok := doc.(bool)
-		return ok
-	}
-	return false
 }
