@@ -59,8 +59,9 @@ var families = map[string]string{
 	// 0.2.0.
 	"binlog_sidecar_check_state": "gauge", "binlog_sidecar_mysql_up": "gauge",
 	"binlog_sidecar_poll_duration_seconds": "histogram", "binlog_sidecar_poll_errors_total": "counter",
-	"binlog_sidecar_build_info":            "gauge",
-	"binlog_sidecar_canary_commit_seconds": "histogram", "binlog_sidecar_canary_delivery_seconds": "histogram",
+	"binlog_sidecar_build_info":                 "gauge",
+	"binlog_sidecar_events_dead_lettered_total": "counter",
+	"binlog_sidecar_canary_commit_seconds":      "histogram", "binlog_sidecar_canary_delivery_seconds": "histogram",
 }
 
 // runtimeFamily: the sidecar's own process and Go runtime figures
