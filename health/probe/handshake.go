@@ -19,6 +19,14 @@ import (
 // max_connect_errors would block this host) and logs nothing unusual.
 const probeUser = "binlog-sidecar-probe"
 
+// probeAuth is the probe's password answer: 20 bytes (a mysql_native_password
+// scramble's length) that are no scramble of anything. An empty answer
+// logged in through an anonymous account without a password (''@'localhost',
+// which mariadb-install-db creates and which matches any user name), and the
+// replica then logged "Aborted connection" on every poll; a non-empty answer
+// fails against a password-less account and against any real password.
+var probeAuth = []byte("binlog-sidecar-probe")
+
 // maxGreeting is the largest packet the probe reads. A real greeting
 // (version string, 20 bytes of scramble, capabilities, plugin name) is well
 // under 1 KiB, as are the login answers that follow; a peer announcing more
@@ -90,11 +98,13 @@ func greet(ctx context.Context, addr string, deadline time.Time) (string, bool, 
 	// exist and read the answer, so the replica sees a finished exchange.
 	if _, err := c.Write(handshakeResponse(probeUser)); err == nil {
 		// MySQL 8 may answer with an auth switch (0xfe) to
-		// caching_sha2_password: finish with an empty answer so the replica
-		// sees an authentication failure, never an abandoned handshake
-		// (which counts toward max_connect_errors and can block this host).
+		// caching_sha2_password: finish with the same wrong answer so the
+		// replica sees an authentication failure, never an abandoned
+		// handshake (which counts toward max_connect_errors and can block
+		// this host) nor a login.
 		if pkt, err := readPacketSeq(c); err == nil && len(pkt.payload) > 0 && pkt.payload[0] == 0xfe {
-			if _, err := c.Write([]byte{0, 0, 0, pkt.seq + 1}); err == nil {
+			n := len(probeAuth)
+			if _, err := c.Write(append([]byte{byte(n), 0, 0, pkt.seq + 1}, probeAuth...)); err == nil {
 				_, _ = readPacket(c)
 			}
 		}
@@ -151,8 +161,8 @@ func readPacketSeq(r io.Reader) (mysqlPacket, error) {
 	return mysqlPacket{seq: hdr[3], payload: payload}, err
 }
 
-// handshakeResponse is a HandshakeResponse41 for user with an empty
-// password, as packet sequence 1.
+// handshakeResponse is a HandshakeResponse41 for user with the wrong
+// password answer probeAuth, as packet sequence 1.
 func handshakeResponse(user string) []byte {
 	var b bytes.Buffer
 	_ = binary.Write(&b, binary.LittleEndian, uint32(capLongPassword|capProtocol41|capSecureConnection|capPluginAuth))
@@ -161,7 +171,8 @@ func handshakeResponse(user string) []byte {
 	b.Write(make([]byte, 23)) // filler
 	b.WriteString(user)
 	b.WriteByte(0)
-	b.WriteByte(0) // auth response length 0
+	b.WriteByte(byte(len(probeAuth))) // auth response, length-prefixed (CLIENT_SECURE_CONNECTION)
+	b.Write(probeAuth)
 	b.WriteString("mysql_native_password")
 	b.WriteByte(0)
 	n := b.Len()
