@@ -21,10 +21,11 @@ const probeUser = "binlog-sidecar-probe"
 
 // probeAuth is the probe's password answer: 20 bytes (a mysql_native_password
 // scramble's length) that are no scramble of anything. An empty answer
-// logged in through an anonymous account without a password (”@'localhost',
-// which mariadb-install-db creates and which matches any user name), and the
-// replica then logged "Aborted connection" on every poll; a non-empty answer
-// fails against a password-less account and against any real password.
+// logged in through an anonymous account without a password (the empty user
+// name at localhost, which mariadb-install-db creates and which matches any
+// user name), and the replica then logged "Aborted connection" on every
+// poll; a non-empty answer fails against a password-less account and
+// against any real password.
 var probeAuth = []byte("binlog-sidecar-probe")
 
 // maxGreeting is the largest packet the probe reads. A real greeting
