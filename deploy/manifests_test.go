@@ -516,6 +516,7 @@ func TestDatadog(t *testing.T) {
 		}
 	}
 
+	anchors := runbookAnchors(t)
 	files, _ := filepath.Glob(filepath.Join("datadog", "monitors", "*.json"))
 	sort.Strings(files)
 	ref := regexp.MustCompile(`binlog_sidecar\.[a-z_.]*[a-z_]`)
@@ -552,13 +553,14 @@ func TestDatadog(t *testing.T) {
 		if strings.Contains(m.Query, "mysql.replication") {
 			t.Errorf("%s: relies on Datadog's MySQL replication check, which the sidecar's own dump thread keeps green", path)
 		}
-		if !strings.Contains(m.Message, "docs/runbook.md#") {
-			t.Errorf("%s: the message links no runbook section", path)
+		if link := regexp.MustCompile(regexp.QuoteMeta(runbookURL) + `(\S+)`).FindStringSubmatch(m.Message); link == nil || !anchors[link[1]] {
+			t.Errorf("%s: the message links no section of docs/runbook.md", path)
 		}
 		names = append(names, strings.TrimSuffix(filepath.Base(path), ".json"))
 	}
 	// The monitors the corrective actions ask for.
-	for _, want := range []string{"health-critical", "replica-missing", "dump-thread-zombie", "semisync-commits-waiting", "stream-down", "stream-stalled", "events-dropped"} {
+	for _, want := range []string{"health-critical", "replica-missing", "dump-thread-zombie", "semisync-commits-waiting", "stream-down", "stream-stalled", "events-dropped",
+		"stream-lag", "check-unavailable", "source-unreachable"} {
 		if !contains(names, want) {
 			t.Errorf("no monitor %s.json", want)
 		}
