@@ -105,6 +105,7 @@ func TestRun_killZombieNamesReplicaAndProblem(t *testing.T) {
 			zombie = &ev
 		case ev.Type == "binlog_sidecar.dump_thread.killed":
 			killed = &ev
+			t.Logf("dump_thread.killed as a consumer reads it: %s", msg.Data)
 		}
 	}
 	if zombie == nil {
