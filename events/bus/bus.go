@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -183,7 +184,15 @@ type logger struct {
 func (l logger) Noticef(f string, v ...any) { l.emit(l.log.Debug(), f, v) }
 func (l logger) Debugf(f string, v ...any)  { l.emit(l.log.Debug(), f, v) }
 func (l logger) Tracef(string, ...any)      {}
-func (l logger) Warnf(f string, v ...any)   { l.emit(l.log.Warn(), f, v) }
+func (l logger) Warnf(f string, v ...any) {
+	// The passwords are generated per start and held in memory only; the
+	// server's advice to hash them would be noise at every start.
+	if strings.HasPrefix(f, "Plaintext passwords detected") {
+		l.emit(l.log.Debug(), f, v)
+		return
+	}
+	l.emit(l.log.Warn(), f, v)
+}
 func (l logger) Errorf(f string, v ...any)  { l.emit(l.log.Error(), f, v) }
 func (l logger) Fatalf(f string, v ...any) {
 	msg := fmt.Sprintf(f, v...)
