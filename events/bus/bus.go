@@ -193,7 +193,7 @@ func (l logger) Warnf(f string, v ...any) {
 	}
 	l.emit(l.log.Warn(), f, v)
 }
-func (l logger) Errorf(f string, v ...any)  { l.emit(l.log.Error(), f, v) }
+func (l logger) Errorf(f string, v ...any) { l.emit(l.log.Error(), f, v) }
 func (l logger) Fatalf(f string, v ...any) {
 	msg := fmt.Sprintf(f, v...)
 	l.fatal.Store(&msg)
