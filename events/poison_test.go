@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
 )
@@ -145,4 +147,27 @@ func TestPublisher_PermissionDeniedDeadLettered(t *testing.T) {
 		t.Errorf("dead-letter file %v, want the refused event", dls)
 	}
 	checkDelivered(t, readStream(t, fmt.Sprintf("nats://pub:pw@%s", srv.Addr().String())), map[string]bool{first.ID: true, last.ID: true})
+}
+
+// An event over the spool's record limit (no Builder event comes near it)
+// is dead-lettered by the writer instead of blocking it: the events around
+// it are spooled.
+func TestPublisher_OverSpoolLimitDeadLettered(t *testing.T) {
+	url, _ := deadURL(t)
+	dir := t.TempDir()
+	p := newPublisher(t, events.Options{URLs: []string{url}, Stream: testStream, DataDir: dir}, testLog(t))
+	b := events.NewBuilder(testCluster, testInstance)
+	huge := b.Lifecycle(events.TypeSidecarStarted, "huge", nil)
+	huge.Data = events.InfoData{Common: huge.Data.Base(), Details: map[string]any{"x": strings.Repeat("x", spool.MaxRecord)}}
+	p.Publish(seqEvent(b, events.TypeReplicaMissing, 1))
+	p.Publish(huge)
+	p.Publish(seqEvent(b, events.TypeReplicaMissing, 2))
+	waitFor(t, "memory drained to the spool", func() bool { return p.Stats().Queued == 0 })
+	st := p.Stats()
+	if n := st.DeadLettered[events.DeadLetterKey{Type: events.TypeSidecarStarted, Reason: events.ReasonPayloadTooLarge}]; n != 1 || st.Spooled != 2 {
+		t.Errorf("dead-lettered %d, spooled %d; want 1, 2", n, st.Spooled)
+	}
+	if dls := deadLetters(t, dir); len(dls) != 1 || dls[0]["id"] != huge.ID || dls[0]["event_head"] == nil {
+		t.Errorf("dead-letter file: %d lines, want the huge event's head", len(dls))
+	}
 }
