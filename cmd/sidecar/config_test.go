@@ -366,12 +366,17 @@ func TestLoadConfig_BoundsAccepted(t *testing.T) {
 // write is a configuration error (exit 2) naming the variable; it was a
 // fatal error (exit 1) after start.
 func TestLoadConfig_UnwritableDataDir(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root writes any directory")
-	}
 	ro := filepath.Join(t.TempDir(), "ro")
 	if err := os.Mkdir(ro, 0o500); err != nil {
 		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// Root writes any directory whatever its mode: make it a
+		// read-only file system instead.
+		if err := syscall.Mount("tmpfs", ro, "tmpfs", syscall.MS_RDONLY, "size=64k"); err != nil {
+			t.Skipf("root, and cannot mount a read-only tmpfs: %v", err)
+		}
+		t.Cleanup(func() { _ = syscall.Unmount(ro, 0) })
 	}
 	for _, d := range []string{ro, filepath.Join(ro, "spool")} {
 		_, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_DATA_DIR=" + d})
