@@ -9,19 +9,21 @@ import (
 	"time"
 )
 
+// writeAt writes text to path with the given mtime. Set explicitly: two
+// writes within one clock tick must still be seen as a change.
+func writeAt(t *testing.T, path, text string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFileSource_RereadsOnChangeAndKeepsLastGood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replicas")
-	write := func(text string, mtime time.Time) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		// Set the mtime explicitly: two writes within one clock tick must
-		// still be seen as a change.
-		if err := os.Chtimes(path, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(text string, mtime time.Time) { t.Helper(); writeAt(t, path, text, mtime) }
 	t0 := time.Now().Add(-time.Hour)
 	write("db-2 semisync\n", t0)
 	src := File(path)
@@ -117,15 +119,7 @@ func TestFileSource_specialFiles(t *testing.T) {
 func TestFileSource_emptied(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replicas")
 	t0 := time.Now().Add(-time.Hour)
-	write := func(text string, mtime time.Time) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(path, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(text string, mtime time.Time) { t.Helper(); writeAt(t, path, text, mtime) }
 	write("db-2\ndb-3\n", t0)
 	src := File(path)
 
