@@ -143,7 +143,12 @@ func TestDockerfile_usesBuildScript(t *testing.T) {
 // only and every service has a healthcheck (the sidecar's is its own
 // healthcheck subcommand).
 func TestCompose_config(t *testing.T) {
-	dc := requireTool(t, "docker-compose", "Compose v2: scripts/deps.sh builds it")
+	// GOPATH/bin first: scripts/deps.sh builds Compose v2+ there, and a
+	// docker-compose on PATH may be Debian's 1.x.
+	dc := filepath.Join(build.Default.GOPATH, "bin", "docker-compose")
+	if !isExecutable(dc) {
+		dc = requireTool(t, "docker-compose", "Compose v2: scripts/deps.sh builds it")
+	}
 	out, err := exec.Command(dc, "version", "--short").Output()
 	if err != nil || !regexp.MustCompile(`^v?([2-9]|\d\d)\.`).Match(out) {
 		t.Fatalf("docker-compose version %q (%v): want Compose v2 or later", out, err)

@@ -24,9 +24,10 @@ if [ "${1:-test}" = test ] && ! command -v nats >/dev/null 2>&1 && [ ! -x "$(go 
   go install github.com/nats-io/natscli/nats@v0.5.0
 fi
 # Compose v2+ (`docker-compose config` checks deploy/compose/compose.yaml):
-# Debian's docker-compose is the old 1.x, so it is built from its Go module.
+# Debian's docker-compose is the old 1.x, so it is built from its Go module
+# into GOPATH/bin, where the test looks first.
 compose=github.com/docker/compose/v5
-if [ "${1:-test}" = test ] && ! command -v docker-compose >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/docker-compose" ]; then
+if [ "${1:-test}" = test ] && [ ! -x "$(go env GOPATH)/bin/docker-compose" ]; then
   echo "deps: building docker-compose (Compose v5.6.0) from its Go module" >&2
   dir=$(go mod download -json "$compose@v5.6.0" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   (cd "$dir" && go build -trimpath -ldflags "-X $compose/internal.Version=v5.6.0" -o "$(go env GOPATH)/bin/docker-compose" ./cmd)
