@@ -168,8 +168,10 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range health.ReplicaStatuses() {
 		ch <- prometheus.MustNewConstMetric(c.replicas, prometheus.GaugeValue, float64(r.Counts.Replicas[s]), s)
 	}
-	ch <- prometheus.MustNewConstMetric(c.ssClients, prometheus.GaugeValue, float64(r.Counts.SemiSyncClients))
-	ch <- prometheus.MustNewConstMetric(c.ssWaiting, prometheus.GaugeValue, float64(r.Counts.SemiSyncWaitSessions))
+	if r.Counts.SemiSyncKnown { // else not read (or no semi-sync): no sample, never a made-up 0
+		ch <- prometheus.MustNewConstMetric(c.ssClients, prometheus.GaugeValue, float64(r.Counts.SemiSyncClients))
+		ch <- prometheus.MustNewConstMetric(c.ssWaiting, prometheus.GaugeValue, float64(r.Counts.SemiSyncWaitSessions))
+	}
 	for _, t := range health.ProblemTypes() {
 		ch <- prometheus.MustNewConstMetric(c.problems, prometheus.GaugeValue, float64(r.Counts.Problems[t]), t)
 	}

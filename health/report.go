@@ -108,7 +108,11 @@ type Counts struct {
 	Replicas             map[string]int // by ReplicaStatuses
 	SemiSyncClients      uint64
 	SemiSyncWaitSessions uint64
-	Problems             map[string]int // active, by ProblemTypes
+	// SemiSyncKnown is true when the last poll read the semi-sync counters
+	// of a server that has semi-sync; otherwise the two figures above are
+	// not known and have no metric sample (never a made-up 0).
+	SemiSyncKnown bool
+	Problems      map[string]int // active, by ProblemTypes
 	// MySQLUp is true when the last poll could query the server.
 	MySQLUp bool
 	// Polls are the monitor's cumulative poll figures (zero from the rules).
@@ -160,7 +164,8 @@ func (e *eval) report() Report {
 	}
 
 	rep.Counts = Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
-		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions}
+		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions,
+		SemiSyncKnown: e.o.SemiSync.Available && e.o.Read(ReadStatus).OK() && e.o.Read(ReadVariables).OK()}
 	for _, p := range problems {
 		rep.Counts.Problems[p.Type]++
 	}

@@ -352,12 +352,17 @@ func TestRules_Evaluate_counts(t *testing.T) {
 	want := Counts{
 		DumpThreads:     map[string]int{DumpIdle: 1, DumpSending: 1, DumpWriting: 0, DumpSwitching: 0, DumpTerminating: 0, DumpOther: 0},
 		Replicas:        map[string]int{ReplicaExpected: 2, ReplicaConnected: 1, ReplicaMissing: 1, ReplicaUnknown: 1, ReplicaZombie: 0},
-		SemiSyncClients: 1, SemiSyncWaitSessions: 2,
+		SemiSyncClients: 1, SemiSyncWaitSessions: 2, SemiSyncKnown: true,
 		Problems: map[string]int{TypeStreamDown: 0, TypeStreamStalled: 0, TypeReplicaMissing: 0, TypeReplicaUnknown: 1,
 			TypeDumpThreadZombie: 0, TypeDumpThreadFlapping: 0, TypeSemiSyncDegraded: 0, TypeSourceUnreachable: 0, TypeCheckUnavailable: 0},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("counts:\n got %+v\nwant %+v", got, want)
+	}
+	blind := p
+	blind.failed = []Read{ReadStatus}
+	if _, rep := run(testRules, inv, []poll{blind}); rep.Counts.SemiSyncKnown {
+		t.Errorf("semi-sync counters known after the status read failed: %+v", rep.Counts)
 	}
 	var sidecar []uint64
 	for _, d := range rep.DumpThreads {
