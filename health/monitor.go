@@ -127,7 +127,7 @@ func NewMonitor(o Options, p Prober, log zerolog.Logger) *Monitor {
 	m := &Monitor{opts: o, probe: p, log: log.With().Str("component", "health").Logger(),
 		rules:  Rules{SelfServerID: o.SelfServerID, SelfRegisterHost: o.SelfRegisterHost, ZombieGrace: o.ZombieGrace, FlapWindow: o.FlapWindow, FlapCount: o.FlapCount},
 		killed: map[uint64]bool{}, dns: map[string]dnsEntry{}, readErrs: map[Read]string{}, polls: newPollStats()}
-	initial := Report{Health: StatusOK, Checks: map[string]Check{}, Problems: []Problem{},
+	initial := Report{Health: StatusOK, Checks: map[string]Check{}, Problems: []Problem{}, SemiSync: SemiSyncInfo{Unknown: "no poll yet"},
 		Counts: Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()), Problems: zeroCounts(ProblemTypes()),
 			Polls: m.polls.clone()}}
 	for _, t := range ProblemTypes() {

@@ -75,6 +75,9 @@ type ReplicaInfo struct {
 type SemiSyncInfo struct {
 	SemiSync
 	ExpectedReplicas []string `json:"expected_replicas,omitempty"`
+	// Unknown says why the figures above were not read in the last poll
+	// (they are then zero values, not the server's); empty when they were.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // InventoryInfo is the inventory in use.
@@ -140,7 +143,7 @@ func (e *eval) report() Report {
 	}
 	rep := Report{At: e.now, Health: StatusOf(problems), Server: e.o.Server, Stream: e.in.Stream,
 		Problems: problems, Checks: e.checks, Binlog: e.o.Binlog, Connections: e.o.Connections, Channels: e.o.Channels,
-		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync()},
+		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync(), Unknown: semiSyncUnknown(e.o)},
 		Poll: PollInfo{At: e.o.At, Took: e.o.Took, Queries: e.o.Queries(), Rows: e.o.RowsRead(), Reads: e.o.Reads,
 			Probes: e.in.Probes}}
 	for _, r := range Reads() {
@@ -165,7 +168,7 @@ func (e *eval) report() Report {
 
 	rep.Counts = Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
 		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions,
-		SemiSyncKnown: e.o.SemiSync.Available && e.o.Read(ReadStatus).OK() && e.o.Read(ReadVariables).OK()}
+		SemiSyncKnown: e.o.SemiSync.Available && semiSyncUnknown(e.o) == ""}
 	for _, p := range problems {
 		rep.Counts.Problems[p.Type]++
 	}
@@ -245,3 +248,14 @@ func zeroCounts(keys []string) map[string]int {
 
 // ThreadSubject is the subject of an event about one dump thread.
 func ThreadSubject(id uint64) string { return "thread/" + strconv.FormatUint(id, 10) }
+
+// semiSyncUnknown is why the semi-sync figures of o are not the server's,
+// or "" when both of their reads succeeded.
+func semiSyncUnknown(o Observation) string {
+	for _, r := range []Read{ReadVariables, ReadStatus} {
+		if c, ok := readsCheck(o, r); !ok {
+			return c.Reason
+		}
+	}
+	return ""
+}

@@ -361,8 +361,9 @@ func TestRules_Evaluate_counts(t *testing.T) {
 	}
 	blind := p
 	blind.failed = []Read{ReadStatus}
-	if _, rep := run(testRules, inv, []poll{blind}); rep.Counts.SemiSyncKnown {
-		t.Errorf("semi-sync counters known after the status read failed: %+v", rep.Counts)
+	if _, rep := run(testRules, inv, []poll{blind}); rep.Counts.SemiSyncKnown || rep.SemiSync.Unknown != "status failed: connection refused" {
+		t.Errorf("after the status read failed: semi-sync known %v, /status semisync.unknown %q; want false and the read's error",
+			rep.Counts.SemiSyncKnown, rep.SemiSync.Unknown)
 	}
 	var sidecar []uint64
 	for _, d := range rep.DumpThreads {
