@@ -259,13 +259,13 @@ func (p *Publisher) Start(ctx context.Context) error {
 		}),
 	}
 	if p.opts.CredsFile != "" {
-		nopts = append(nopts, nats.UserCredentials(p.opts.CredsFile))
+		nopts = append(nopts, credsOption(p.opts.CredsFile))
 	}
 	if p.opts.User != "" {
 		nopts = append(nopts, nats.UserInfo(p.opts.User, p.opts.Password))
 	}
 	if p.opts.TLSCAFile != "" {
-		nopts = append(nopts, nats.RootCAs(p.opts.TLSCAFile))
+		nopts = append(nopts, rootCAsOption(p.opts.TLSCAFile))
 	}
 	nc, err := nats.Connect(strings.Join(p.opts.URLs, ","), nopts...)
 	if err != nil {
