@@ -140,6 +140,11 @@ func (c Config) Validate() error {
 	if c.MaxDelay < 0 {
 		errs = append(errs, fmt.Errorf("%w: MaxDelay %v is negative", ErrConfig, c.MaxDelay))
 	}
+	if c.HeartbeatPeriod > 0 && c.MaxDelay >= c.HeartbeatPeriod {
+		// Heartbeats held back that long would make a healthy stream
+		// look stalled.
+		errs = append(errs, fmt.Errorf("%w: MaxDelay %v must be below the heartbeat period (%v)", ErrConfig, c.MaxDelay, c.HeartbeatPeriod))
+	}
 	if c.ReplicaUUID != "" && !isUUID(c.ReplicaUUID) {
 		errs = append(errs, fmt.Errorf("%w: ReplicaUUID %q is not a UUID (8-4-4-4-12 hex digits)", ErrConfig, c.ReplicaUUID))
 	}

@@ -60,6 +60,12 @@ func TestConfig_Validate(t *testing.T) {
 			c.HeartbeatPeriod, c.ReadTimeout = time.Second, 2*time.Second
 			return c
 		}, []string{"Addr", "ServerID", "Flavor", "tomorrow", "ReadTimeout"}},
+		{"max delay negative", func(c Config) Config { c.MaxDelay = -time.Millisecond; return c }, []string{"MaxDelay -1ms is negative"}},
+		{"max delay of a heartbeat period", func(c Config) Config {
+			c.HeartbeatPeriod, c.MaxDelay = time.Second, time.Second
+			return c
+		}, []string{"MaxDelay 1s must be below the heartbeat period"}},
+		{"replica UUID not a UUID", func(c Config) Config { c.ReplicaUUID = "x'; DROP TABLE t; --"; return c }, []string{"ReplicaUUID"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
@@ -160,5 +164,89 @@ func TestPacketReader_allocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(3, pass)
 	if perEvent := allocs / float64(len(body)); perEvent > 0.001 {
 		t.Errorf("%.0f allocations per pass of %d events (%.4f per event), want none", allocs, len(body), perEvent)
+	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client *net.TCPConn, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); server.Close() })
+	return c.(*net.TCPConn), server
+}
+
+func lowWaterOf(t *testing.T, c *net.TCPConn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	if err := rc.Control(func(fd uintptr) {
+		v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT)
+	}); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	return v
+}
+
+// TestBatchReader: with a delay the socket's low-water mark is set and a
+// write far smaller than it, arriving while the reader waits, is still read
+// (once the deadline passes); without one the mark stays the kernel's
+// default of 1 byte.
+func TestBatchReader(t *testing.T) {
+	for _, tc := range []struct {
+		delay time.Duration
+		mark  int
+	}{{DefaultMaxDelay, lowWater}, {0, 1}} {
+		c, srv := tcpPair(t)
+		r, err := newBatchReader(c, c, tc.delay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lowWaterOf(t, c); got != tc.mark {
+			t.Errorf("delay %v: SO_RCVLOWAT = %d, want %d", tc.delay, got, tc.mark)
+		}
+		for i := range 3 { // each after an idle wait
+			msg := []byte("heartbeat " + strconv.Itoa(i))
+			got := make(chan []byte, 1)
+			go func() {
+				b := make([]byte, 100)
+				n, _ := r.Read(b)
+				got <- b[:n]
+			}()
+			// Written once the reader is (most likely) waiting: data
+			// already there is read at once, whatever the mark.
+			time.Sleep(20 * time.Millisecond)
+			if _, err := srv.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case b := <-got:
+				if !bytes.Equal(b, msg) {
+					t.Errorf("delay %v: read %q, want %q", tc.delay, b, msg)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("delay %v: a %d-byte write was not read within 10 s", tc.delay, len(msg))
+			}
+		}
 	}
 }
