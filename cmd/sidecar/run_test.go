@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,4 +300,99 @@ func TestMainCode_ServerIDOfAReplicaExits2(t *testing.T) {
 		t.Errorf("the replica's dump thread changed from %s to %s: it was thrown off", before, after)
 	}
 	t.Logf("stderr:\n%s", stderr.String())
+}
+
+// TestRun_HostileInventory: the inventory file swapped, while the daemon
+// runs, for a symlink to a secret file and then for a named pipe. /status
+// names the file and line, never the content (it served /etc/shadow's
+// lines), and the health monitor keeps polling and /livez stays 200 (a
+// named pipe froze the monitor and made /livez 503 until a SIGTERM that
+// never completed).
+func TestRun_HostileInventory(t *testing.T) {
+	testdb.Require(t)
+	primary := testdb.StartPrimary(t, testdb.Options{})
+	const secret = "Zq9s3cr3tHash"
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "replicas")
+	if err := os.WriteFile(inv, []byte("127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shadow := filepath.Join(dir, "shadow")
+	if err := os.WriteFile(shadow, []byte("root:$6$"+secret+":19000:0:99999:7:::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := freeAddr(t)
+	env := []string{
+		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+		"SIDECAR_INSTANCE=db-1", "SIDECAR_HEARTBEAT_PERIOD=200ms", "SIDECAR_POLL_INTERVAL=200ms",
+		"SIDECAR_PROBE_TIMEOUT=200ms", "SIDECAR_EXPECTED_REPLICAS_FILE=" + inv,
+		"SIDECAR_HTTP_ADDR=" + httpAddr, "SIDECAR_NATS_URL=none", "SIDECAR_DATA_DIR=" + t.TempDir(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env, io.Discard, io.Discard) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run = %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("run did not stop within a minute of cancel")
+		}
+	}()
+
+	base := "http://" + httpAddr
+	type statusDoc struct {
+		At        time.Time `json:"at"`
+		Inventory struct {
+			Error string `json:"error"`
+		} `json:"inventory"`
+	}
+	status := func() (statusDoc, string) {
+		resp, err := http.Get(base + "/status")
+		if err != nil {
+			return statusDoc{}, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var st statusDoc
+		json.Unmarshal(b, &st)
+		return st, string(b)
+	}
+	waitFor(t, "a first poll", 20*time.Second, func() bool { st, _ := status(); return !st.At.IsZero() })
+
+	replace := func(make func() error) {
+		t.Helper()
+		if err := os.Remove(inv); err != nil {
+			t.Fatal(err)
+		}
+		if err := make(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(func() error { return os.Symlink(shadow, inv) })
+	var body string
+	waitFor(t, "the inventory error in /status", 20*time.Second, func() bool {
+		var st statusDoc
+		st, body = status()
+		return strings.Contains(st.Inventory.Error, inv+":1: ")
+	})
+	if strings.Contains(body, secret) || strings.Contains(body, "root:") {
+		t.Errorf("/status carries the secret file's content:\n%s", body)
+	}
+
+	replace(func() error { return syscall.Mkfifo(inv, 0o600) })
+	var at time.Time
+	waitFor(t, "the named pipe reported in /status", 20*time.Second, func() bool {
+		st, _ := status()
+		at = st.At
+		return strings.Contains(st.Inventory.Error, inv+" is a named pipe, not a regular file")
+	})
+	waitFor(t, "polls after the named pipe", 20*time.Second, func() bool { st, _ := status(); return st.At.After(at) })
+	var live any
+	if code, _ := getJSON(base+"/livez", &live); code != http.StatusOK {
+		t.Errorf("/livez = %d, want 200", code)
+	}
 }
