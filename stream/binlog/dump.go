@@ -50,8 +50,11 @@ type dumpRequest struct {
 	user      string
 	heartbeat int64  // nanoseconds
 	uuid      string // @slave_uuid / @replica_uuid
-	pos       stream.Position
-	gset      mysql.GTIDSet // nil: dump from pos
+	// port goes into COM_REGISTER_SLAVE: the port the sidecar dials, as
+	// go-mysql sends it (SHOW SLAVE HOSTS shows it); 0 on a unix socket.
+	port uint16
+	pos  stream.Position
+	gset mysql.GTIDSet // nil: dump from pos
 }
 
 // openDump connects with dial, registers as a replica and sends the dump
@@ -118,8 +121,8 @@ func register(cli *client.Conn, req dumpRequest) error {
 	data = append(data, host...)
 	data = append(data, byte(len(user)))
 	data = append(data, user...)
-	data = append(data, 0)                           // password
-	data = binary.LittleEndian.AppendUint16(data, 0) // port
+	data = append(data, 0) // password
+	data = binary.LittleEndian.AppendUint16(data, req.port)
 	data = binary.LittleEndian.AppendUint32(data, 0) // replication rank
 	data = binary.LittleEndian.AppendUint32(data, 0) // source id
 	cli.ResetSequence()

@@ -188,7 +188,7 @@ func (s *Source) session(ctx context.Context) error {
 	d, err := s.openDump(sctx, dial, dumpRequest{
 		flavor: info.flavor, serverID: s.cfg.ServerID, user: s.cfg.User,
 		heartbeat: s.cfg.HeartbeatPeriod.Nanoseconds(), uuid: s.cfg.ReplicaUUID,
-		pos: pos, gset: gset,
+		port: registerPort(s.cfg.Addr), pos: pos, gset: gset,
 	})
 	defer func() {
 		// Cancel first: the connection closes and the server ends the
@@ -398,6 +398,13 @@ func (s *Source) logFailure(err error, wait time.Duration) {
 	s.lastLogged, s.lastLoggedAs = now, msg
 	s.log.Warn().Err(err).Str("hint", Hint(err)).Int("attempt", s.failures).
 		Dur("retry_in", wait).Msg("binlog stream failed")
+}
+
+// registerPort is the port COM_REGISTER_SLAVE carries: the one dialled, 0
+// on a unix socket.
+func registerPort(addr string) uint16 {
+	_, port := splitAddr(addr)
+	return port
 }
 
 // splitAddr turns Addr into go-mysql's host and port; a unix socket path

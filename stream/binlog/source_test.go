@@ -337,6 +337,11 @@ func TestSource_registration(t *testing.T) {
 		}
 		return own == 1
 	})
+	for _, row := range p.Query(t, "SHOW SLAVE HOSTS") {
+		if row["Server_id"] == strconv.FormatUint(id, 10) && row["Port"] != strconv.Itoa(p.Port) {
+			t.Errorf("registered with port %s, want the port dialled, %d (as go-mysql registers)", row["Port"], p.Port)
+		}
+	}
 	p.Exec(t, "CREATE TABLE sbtest.ss (id INT PRIMARY KEY)")
 	p.Exec(t, "INSERT INTO sbtest.ss VALUES (1)")
 	waitCaughtUp(t, p, r.meter)
