@@ -171,3 +171,35 @@ func TestPublisher_OverSpoolLimitDeadLettered(t *testing.T) {
 		t.Errorf("dead-letter file: %d lines, want the huge event's head", len(dls))
 	}
 }
+
+// A spool damaged while the sidecar was stopped: the publisher delivers
+// the records whose checksums hold and counts the lost one in
+// Stats.Dropped (binlog_sidecar_events_dropped_total), which read 0 before.
+func TestPublisher_DamagedSpoolCounted(t *testing.T) {
+	url, _ := deadURL(t)
+	dir := t.TempDir()
+	p, err := events.New(events.Options{URLs: []string{url}, Stream: testStream, DataDir: dir, Cluster: testCluster, Instance: testInstance}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := events.NewBuilder(testCluster, testInstance)
+	for n := range 31 {
+		p.Publish(seqEvent(b, events.TypeReplicaMissing, n))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	p.Close(ctx)
+	segs, _ := filepath.Glob(filepath.Join(dir, "spool", "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	data, _ := os.ReadFile(segs[0])
+	data[len(data)/2] ^= 0xff // one flipped byte in the middle record
+	if err := os.WriteFile(segs[0], data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newPublisher(t, events.Options{URLs: []string{url}, Stream: testStream, DataDir: dir}, testLog(t))
+	if st := p2.Stats(); st.Dropped != 1 || st.Spooled != 30 {
+		t.Errorf("after the damage: dropped %d, spooled %d; want 1, 30", st.Dropped, st.Spooled)
+	}
+}
