@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	stdlog "log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,24 +38,49 @@ type Sources struct {
 
 // Server serves /livez, /readyz, /metrics, /status and the status page (/).
 type Server struct {
-	src Sources
-	srv *http.Server
-	log zerolog.Logger
+	src       Sources
+	srv       *http.Server
+	log       zerolog.Logger
+	limits    Limits
+	webConfig string
+	conns     *connCount
 }
 
+// Option adjusts a Server.
+type Option func(*Server)
+
+// WithLimits replaces DefaultLimits (tests use small ones).
+func WithLimits(l Limits) Option { return func(s *Server) { s.limits = l } }
+
+// WithWebConfig serves with the TLS and basic auth of an exporter-toolkit
+// web configuration file (SIDECAR_WEB_CONFIG_FILE); check it first with
+// ValidateWebConfig. Empty: plain HTTP without auth.
+func WithWebConfig(path string) Option { return func(s *Server) { s.webConfig = path } }
+
 // New builds the server for addr.
-func New(addr string, src Sources, log zerolog.Logger) *Server {
-	s := &Server{src: src, log: log.With().Str("component", "http").Logger()}
-	reg := newRegistry(newStreamCollector(src.Stream), newHealthCollector(src.Health), newBusCollector(src.Bus),
-		buildInfoCollector(src.Build))
+func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
+	s := &Server{src: src, log: log.With().Str("component", "http").Logger(), limits: DefaultLimits()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.conns = &connCount{limit: s.limits.MaxConns, log: s.log}
+	s.srv = &http.Server{Addr: addr, Handler: onlyGetHead(s.routes()), ConnState: s.conns.track,
+		ErrorLog: stdlog.New(httpErrorLog{s.log}, "", 0)}
+	s.limits.apply(s.srv)
+	return s
+}
+
+// routes is the one place every path is registered.
+func (s *Server) routes() *http.ServeMux {
+	reg := newRegistry(newStreamCollector(s.src.Stream), newHealthCollector(s.src.Health), newBusCollector(s.src.Bus),
+		buildInfoCollector(s.src.Build))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
-	s.srv = &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	return s
+	return mux
 }
 
 // Handler exposes the routes, for tests.
@@ -68,23 +95,49 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
+// shutdownGrace is how long requests in flight get at shutdown; then the
+// remaining connections (a slow client, a stuck scrape) are cut.
+const shutdownGrace = 2 * time.Second
+
 // Serve is Run on a listener the caller opened (tests use port 0).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
+	ln = s.limits.listener(ln)
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("web_config", s.webConfig != "").
+		Int("max_conns", s.limits.MaxConns).Msg("http listening")
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() {
+		if s.webConfig == "" {
+			errc <- s.srv.Serve(ln)
+			return
+		}
+		errc <- serveWeb(ln, s.srv, s.webConfig, s.log)
+	}()
 	select {
 	case err := <-errc:
+		ln.Close()
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err := s.srv.Shutdown(sctx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
+	if err := s.srv.Shutdown(sctx); err != nil {
+		open, _ := s.conns.stats()
+		s.log.Warn().Err(err).Int("open_conns", open).Msg("http shutdown grace over; closing the remaining connections")
+		s.srv.Close()
 	}
-	return err
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// httpErrorLog sends net/http's own messages (TLS handshake errors, a
+// panicking handler) to the structured log instead of stderr.
+type httpErrorLog struct{ log zerolog.Logger }
+
+func (h httpErrorLog) Write(p []byte) (int, error) {
+	h.log.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
