@@ -3,19 +3,23 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
 )
 
-// maxWebConfigBytes caps the web configuration file: a few certificates
-// inline at most.
+// maxWebConfigBytes caps the web configuration file and the files it names:
+// a few certificates at most.
 const maxWebConfigBytes = 1 << 20
 
 // ValidateWebConfig checks a web configuration file (the Prometheus
@@ -28,19 +32,78 @@ func ValidateWebConfig(path string) error {
 	if path == "" {
 		return nil
 	}
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return fmt.Errorf("cannot read %q: %w", path, errors.Unwrap(err))
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%q is not a regular file (%s)", path, fi.Mode().Type())
-	case fi.Size() > maxWebConfigBytes:
-		return fmt.Errorf("%q is %d bytes; want a web configuration file of at most %d", path, fi.Size(), maxWebConfigBytes)
+	doc, err := readWebConfig(path)
+	if err != nil {
+		return err
+	}
+	// The toolkit reads these without a bound: refuse a pipe or a device
+	// before it would hang on one.
+	for key, f := range map[string]string{"cert_file": doc.TLS.CertFile, "key_file": doc.TLS.KeyFile, "client_ca_file": doc.TLS.ClientCAFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := readRegular(f); err != nil {
+			return fmt.Errorf("%q: %s: %w", path, key, err)
+		}
 	}
 	if err := web.Validate(path); err != nil {
 		return fmt.Errorf("%q: %s", path, describeWebConfigErr(err))
 	}
 	return nil
+}
+
+// webConfigDoc is the part of a web configuration the sidecar reads itself;
+// the toolkit reads the whole of it.
+type webConfigDoc struct {
+	TLS struct {
+		Cert         string `yaml:"cert"`
+		CertFile     string `yaml:"cert_file"`
+		KeyFile      string `yaml:"key_file"`
+		ClientCAFile string `yaml:"client_ca_file"`
+		ClientAuth   string `yaml:"client_auth_type"`
+	} `yaml:"tls_server_config"`
+	Users map[string]string `yaml:"basic_auth_users"`
+}
+
+// readWebConfig reads the file, with its relative paths made relative to
+// the file's directory as the toolkit does.
+func readWebConfig(path string) (webConfigDoc, error) {
+	var doc webConfigDoc
+	raw, err := readRegular(path)
+	if err != nil {
+		return doc, err
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return doc, fmt.Errorf("%q: %s", path, describeWebConfigErr(err))
+	}
+	for _, f := range []*string{&doc.TLS.CertFile, &doc.TLS.KeyFile, &doc.TLS.ClientCAFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
+	}
+	return doc, nil
+}
+
+// readRegular reads a regular file of at most maxWebConfigBytes; a pipe, a
+// device or a directory is refused without being read.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO opens without a writer
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxWebConfigBytes+1))
+	if err == nil && len(b) > maxWebConfigBytes {
+		err = fmt.Errorf("%q is larger than %d bytes", path, maxWebConfigBytes)
+	}
+	return b, err
 }
 
 var (

@@ -124,7 +124,8 @@ func TestValidateWebConfig(t *testing.T) {
 		{"unknown key", write("typo.yml", "basic_auth_user:\n  u: x\n"), "unknown key basic_auth_user"},
 		{"not YAML of this kind", write("shadow", "root:$6$abcdefgh$verysecrethash:19000:0:99999:7:::\n"), "line 1"},
 		{"missing certificate", write("tls.yml", "tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n"), "nonexistent.pem"},
-		{"key without certificate", write("key.yml", "tls_server_config:\n  key_file: k.pem\n"), "missing one of cert or cert_file"},
+		{"key without certificate", write("key.yml", "tls_server_config:\n  key_file: "+good+"\n"), "missing one of cert or cert_file"},
+		{"a FIFO as certificate", write("fifocert.yml", "tls_server_config:\n  cert_file: fifo\n  key_file: fifo\n"), "not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
