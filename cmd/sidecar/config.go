@@ -19,6 +19,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/binlog-sidecar/binlog-sidecar/api"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
@@ -61,6 +62,15 @@ type Config struct {
 	KillZombies          bool          `env:"KILL_ZOMBIES" envDefault:"false"`
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":9106"`
+	// WebConfigFile is an exporter-toolkit web configuration: TLS and
+	// basic auth for every HTTP path.
+	WebConfigFile string `env:"WEB_CONFIG_FILE"`
+	// The basic-auth user `sidecar healthcheck` presents when the web
+	// configuration has users (it holds only their bcrypt hashes). Only the
+	// healthcheck reads them.
+	HealthcheckUser         string `env:"HEALTHCHECK_USER"`
+	HealthcheckPassword     string `env:"HEALTHCHECK_PASSWORD"`
+	HealthcheckPasswordFile string `env:"HEALTHCHECK_PASSWORD_FILE"`
 
 	NATS NATSConfig `envPrefix:"NATS_"`
 
@@ -120,12 +130,7 @@ func (e *ConfigError) Error() string {
 // loadConfig reads and validates the configuration from getenv's view of
 // the environment.
 func loadConfig(environ []string) (Config, error) {
-	envs := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			envs[k] = v
-		}
-	}
+	envs := envMap(environ)
 	var problems []string
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix, Environment: envs})
 	if err != nil {
@@ -148,6 +153,17 @@ func loadConfig(environ []string) (Config, error) {
 		return cfg, &ConfigError{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// envMap turns KEY=value lines into a map.
+func envMap(environ []string) map[string]string {
+	envs := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envs[k] = v
+		}
+	}
+	return envs
 }
 
 func reported(problems []string, key string) bool {
@@ -313,6 +329,9 @@ func (c *Config) resolve() []string {
 
 	if err := checkHostPort(c.HTTPAddr, 0); err != nil {
 		bad("HTTP_ADDR", "%q: want [host]:port such as :9106 (%v)", c.HTTPAddr, err)
+	}
+	if err := api.ValidateWebConfig(c.WebConfigFile); err != nil {
+		bad("WEB_CONFIG_FILE", "%v", err)
 	}
 	switch c.NATS.URL {
 	case NATSNone:
@@ -554,6 +573,7 @@ func (c Config) Redacted() map[string]any {
 		"stats_interval": c.StatsInterval.String(), "expected_replicas": len(c.Inventory),
 		"expected_replicas_file": c.ExpectedReplicasFile, "probe_timeout": c.ProbeTimeout.String(),
 		"zombie_grace": c.ZombieGrace.String(), "kill_zombies": c.KillZombies, "http_addr": c.HTTPAddr,
+		"web_config_file": c.WebConfigFile, "healthcheck_user": c.HealthcheckUser,
 		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -66,12 +67,11 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance),
 	}, meter, log)
 
-	sink, embedded, err := openSink(ctx, cfg, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	builder := events.NewBuilder(cfg.Cluster, cfg.Instance)
+	// sink is where events go. It is opened once HTTP serves, since the
+	// bus's first connect can take its whole timeout, and before any loop
+	// that publishes starts.
+	var sink events.Sink
 
 	inv := inventory.Static(cfg.Inventory, cfg.InventoryConfigured)
 	if cfg.ExpectedReplicasFile != "" {
@@ -101,22 +101,33 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	}, log), log)
 
 	loops := &loopSet{}
+	busStats := &lateStats{}
 	httpSrv := api.New(cfg.HTTPAddr, api.Sources{
-		Stream: meter.Snapshot, Health: monitor.Report, Bus: sink.Stats,
+		Stream: meter.Snapshot, Health: monitor.Report, Bus: busStats.get,
 		Live:    func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
 		History: hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
 		Build: api.BuildInfo{Version: version, Commit: commit},
-	}, log)
+	}, log, api.WithWebConfig(cfg.WebConfigFile))
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// HTTP first: probes and scrapes are answered while the bus connects.
+	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
+	sink, embedded, err := openSink(runCtx, cfg, log)
+	if err != nil {
+		cancel()
+		if lerr := loops.wait(); lerr != nil {
+			return lerr // HTTP failed first, which is what stopped the start
+		}
+		return err
+	}
+	busStats.set(sink.Stats)
 	loops.start(runCtx, cancel, "binlog stream", source.Run)
 	loops.start(runCtx, cancel, "health monitor", monitor.Run)
 	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
 		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, monitor.Report)
 	})
 	loops.start(runCtx, cancel, "status page history", func(ctx context.Context) error { return hist.Run(ctx, meter.Snapshot) })
-	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
 		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": cfg.ServerID}))
 
@@ -240,6 +251,25 @@ func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter,
 			sink.Publish(b.Stats(meter.TakeInterval(), meter.Snapshot()))
 		}
 	}
+}
+
+// lateStats serves the bus figures to HTTP, which starts before the sink is
+// open: until then nothing is published and no bus is connected.
+type lateStats struct {
+	fn atomic.Pointer[func() events.Stats]
+}
+
+func (l *lateStats) set(fn func() events.Stats) { l.fn.Store(&fn) }
+
+func (l *lateStats) get() events.Stats {
+	if fn := l.fn.Load(); fn != nil {
+		return (*fn)()
+	}
+	pub := make(map[string]uint64, len(events.Types()))
+	for _, t := range events.Types() {
+		pub[t] = 0
+	}
+	return events.Stats{Published: pub}
 }
 
 // loopSet runs the daemon's long-lived loops. The first loop to fail stops

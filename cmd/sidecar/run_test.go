@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -394,5 +395,116 @@ func TestRun_HostileInventory(t *testing.T) {
 	var live any
 	if code, _ := getJSON(base+"/livez", &live); code != http.StatusOK {
 		t.Errorf("/livez = %d, want 200", code)
+	}
+}
+
+// blackhole accepts TCP connections and never answers, like a bus behind a
+// firewall that drops replies: a NATS client waits its whole connect
+// timeout for the server's INFO on each one.
+type blackhole struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	accepted int
+	conns    []net.Conn
+}
+
+func newBlackhole(t *testing.T) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.accepted++
+			b.conns = append(b.conns, c)
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *blackhole) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.accepted
+}
+
+func (b *blackhole) close() {
+	b.ln.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		c.Close()
+	}
+}
+
+// HTTP serves before the bus connects: with SIDECAR_NATS_URL naming only
+// servers that never answer, /livez is 200 while the client's first pass
+// over them (one whole connect timeout each, in the start-up path) has not
+// finished. No MySQL is needed: /livez never depends on it.
+func TestRun_HTTPServesBeforeTheBusConnects(t *testing.T) {
+	const servers = 10 // 10 connect timeouts of 2 s: the window for /livez to answer
+	holes := make([]*blackhole, servers)
+	urls := make([]string, servers)
+	for i := range holes {
+		holes[i] = newBlackhole(t)
+		urls[i] = "nats://" + holes[i].ln.Addr().String()
+	}
+	contacted := func() int {
+		n := 0
+		for _, h := range holes {
+			n += min(h.count(), 1)
+		}
+		return n
+	}
+	httpAddr := freeAddr(t)
+	env := []string{
+		"SIDECAR_MYSQL_ADDR=" + freeAddr(t), "SIDECAR_INSTANCE=db-1", "SIDECAR_HTTP_ADDR=" + httpAddr,
+		"SIDECAR_NATS_URL=" + strings.Join(urls, ","), "SIDECAR_DATA_DIR=" + t.TempDir(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env, io.Discard, io.Discard) }()
+
+	waitFor(t, "the first connect attempt to the bus", 30*time.Second, func() bool { return contacted() > 0 })
+	var live struct {
+		Live bool `json:"live"`
+	}
+	code, err := getJSON("http://"+httpAddr+"/livez", &live)
+	if n := contacted(); n >= servers {
+		t.Errorf("/livez answered only after the bus client had tried all %d servers: HTTP waited for the bus", n)
+	}
+	if err != nil || code != 200 || !live.Live {
+		t.Errorf("/livez = %d %+v (%v), want 200 live while the bus is not connected", code, live, err)
+	}
+	var metrics strings.Builder
+	if resp, err := http.Get("http://" + httpAddr + "/metrics"); err == nil {
+		io.Copy(&metrics, resp.Body)
+		resp.Body.Close()
+	}
+	if !strings.Contains(metrics.String(), "binlog_sidecar_events_bus_connected 0") {
+		t.Errorf("/metrics while the bus is not connected lacks events_bus_connected 0:\n%.500s", metrics.String())
+	}
+
+	cancel()
+	for _, h := range holes {
+		h.close() // the remaining attempts fail at once
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("run did not return within 60 s of cancel")
 	}
 }
