@@ -86,6 +86,8 @@ var commands = []command{
 		summary: "check MySQL/MariaDB option files for replication misconfiguration", usage: validateUsage, run: validateCommand},
 	{name: "audit", args: "[--format markdown|json]",
 		summary: "print an audit of the live replication configuration and topology", usage: auditUsage, run: auditCommand},
+	{name: "healthcheck", summary: "GET the running sidecar's own /livez, for a container HEALTHCHECK; exit 0 live, 1 not",
+		usage: healthcheckUsage, run: healthcheckCommand},
 	{name: "version", summary: "version, commit, Go version (also --version, -v)", run: versionCommand},
 	{name: "help", args: "[COMMAND]", summary: "this text, or a command's help (also --help, -h)"}, // mainCode runs it: it reads this table
 }
