@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,33 +10,13 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testcert"
 )
-
-// webConfig writes an exporter-toolkit web configuration with TLS from a
-// fresh test CA and one basic-auth user, and returns its path and the CA.
-func webConfig(t *testing.T, user, password string) (string, testcert.Files) {
-	t.Helper()
-	certs := testcert.Write(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "web.yml")
-	doc := fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  %s: %s\n",
-		certs.CertFile, certs.KeyFile, user, hash)
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, certs
-}
 
 // TLS and basic auth on every path, seen by a real TLS client that trusts
 // only the test CA.
 func TestServer_WebConfigTLSAndBasicAuth(t *testing.T) {
-	path, certs := webConfig(t, "prometheus", "s3cret")
+	path, certs := testcert.WriteWebConfig(t, "prometheus", "s3cret")
 	if err := ValidateWebConfig(path); err != nil {
 		t.Fatalf("ValidateWebConfig: %v", err)
 	}
@@ -99,7 +78,7 @@ func TestServer_WebConfigTLSAndBasicAuth(t *testing.T) {
 // echoes its content.
 func TestValidateWebConfig(t *testing.T) {
 	dir := t.TempDir()
-	good, _ := webConfig(t, "u", "p")
+	good, _ := testcert.WriteWebConfig(t, "u", "p")
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

@@ -11,12 +11,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Certs is a CA and a server certificate it signed, as PEM files in a test
@@ -79,4 +82,23 @@ func New(t testing.TB) Certs {
 		Server:   tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: srvKey},
 		Pool:     pool,
 	}
+}
+
+// WriteWebConfig writes an exporter-toolkit web configuration that serves
+// TLS with a fresh certificate (see Write) and has one basic-auth user with
+// password, bcrypt-hashed at the lowest cost; it returns its path.
+func WriteWebConfig(t testing.TB, user, password string) (string, Files) {
+	t.Helper()
+	certs := Write(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(filepath.Dir(certs.CAFile), "web.yml")
+	doc := fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  %s: %s\n",
+		filepath.Base(certs.CertFile), filepath.Base(certs.KeyFile), user, hash)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, certs
 }
