@@ -3,24 +3,20 @@ package api
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
-)
 
-// maxWebConfigBytes caps the web configuration file and the files it names:
-// a few certificates at most.
-const maxWebConfigBytes = 1 << 20
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
+)
 
 // ValidateWebConfig checks a web configuration file (the Prometheus
 // exporter-toolkit format: tls_server_config, basic_auth_users,
@@ -84,24 +80,13 @@ func readWebConfig(path string) (webConfigDoc, error) {
 	return doc, nil
 }
 
-// readRegular reads a regular file of at most maxWebConfigBytes; a pipe, a
-// device or a directory is refused without being read.
+// readRegular reads an operator-named file: a regular file of at most
+// 1 MiB; a pipe, a device or a directory is refused without being read.
 func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO opens without a writer
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %w", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxWebConfigBytes+1))
-	if err == nil && len(b) > maxWebConfigBytes {
-		err = fmt.Errorf("%q is larger than %d bytes", path, maxWebConfigBytes)
+	b, err := regfile.ReadFile(path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("cannot read %q: %w", pe.Path, pe.Err)
 	}
 	return b, err
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/binlog-sidecar/binlog-sidecar/api"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 )
 
 // healthcheckTimeout bounds `sidecar healthcheck`, well inside a container
@@ -60,9 +60,9 @@ func liveCheck(environ []string) (api.LiveCheck, error) {
 		if password != "" {
 			return api.LiveCheck{}, errors.New("SIDECAR_HEALTHCHECK_PASSWORD_FILE set together with SIDECAR_HEALTHCHECK_PASSWORD; want only one of them")
 		}
-		b, err := os.ReadFile(f)
+		b, err := regfile.ReadFile(f)
 		if err != nil {
-			return api.LiveCheck{}, fmt.Errorf("SIDECAR_HEALTHCHECK_PASSWORD_FILE: %w", err)
+			return api.LiveCheck{}, fmt.Errorf("SIDECAR_HEALTHCHECK_PASSWORD_FILE: %w", fileError(err))
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}

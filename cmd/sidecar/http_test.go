@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -49,6 +50,10 @@ func TestHealthcheck(t *testing.T) {
 	if err := os.WriteFile(passwordFile, []byte("pr0be\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	plain := serveForHealthcheck(t, "", nil)
 	dead := serveForHealthcheck(t, "", errors.New("loop exited: [health monitor]"))
 	secure := serveForHealthcheck(t, webConfig, nil)
@@ -72,6 +77,8 @@ func TestHealthcheck(t *testing.T) {
 		{"plain HTTP against TLS", []string{"SIDECAR_HTTP_ADDR=:" + secure}, 1, "400"},
 		{"a certificate other than the configured one", []string{"SIDECAR_HTTP_ADDR=:" + secure, "SIDECAR_WEB_CONFIG_FILE=" + otherConfig,
 			"SIDECAR_HEALTHCHECK_USER=probe", "SIDECAR_HEALTHCHECK_PASSWORD=pr0be"}, 1, "certificate other than"},
+		{"password file a named pipe", []string{"SIDECAR_HTTP_ADDR=:" + secure, "SIDECAR_HEALTHCHECK_USER=probe",
+			"SIDECAR_HEALTHCHECK_PASSWORD_FILE=" + fifo}, 1, "not a regular file"},
 		{"both password forms", []string{"SIDECAR_HTTP_ADDR=:" + secure, "SIDECAR_HEALTHCHECK_PASSWORD=x",
 			"SIDECAR_HEALTHCHECK_PASSWORD_FILE=" + passwordFile}, 1, "only one"},
 	}
