@@ -95,21 +95,51 @@ type connCount struct {
 	warned time.Time
 }
 
-// track is an http.Server.ConnState hook.
-func (c *connCount) track(_ net.Conn, st http.ConnState) {
+// listener counts the connections ln accepts until each is closed. It wraps
+// the capped listener: a connection is counted once it holds a slot and
+// uncounted before it gives the slot back, so the count never exceeds the cap.
+func (c *connCount) listener(ln net.Listener) net.Listener { return &countingListener{ln, c} }
+
+type countingListener struct {
+	net.Listener
+	c *connCount
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.c.opened()
+	return &countedConn{Conn: conn, c: l.c}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	c    *connCount
+	once sync.Once
+}
+
+func (cc *countedConn) Close() error {
+	cc.once.Do(cc.c.closed)
+	return cc.Conn.Close()
+}
+
+func (c *connCount) opened() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch st {
-	case http.StateNew:
-		c.open++
-		c.peak = max(c.peak, c.open)
-		if c.limit > 0 && c.open >= c.limit && time.Since(c.warned) > time.Minute {
-			c.warned = time.Now()
-			c.log.Warn().Int("max_conns", c.limit).Msg("http connection cap reached; new connections wait until one closes")
-		}
-	case http.StateClosed, http.StateHijacked:
-		c.open--
+	c.open++
+	c.peak = max(c.peak, c.open)
+	if c.limit > 0 && c.open >= c.limit && time.Since(c.warned) > time.Minute {
+		c.warned = time.Now()
+		c.log.Warn().Int("max_conns", c.limit).Msg("http connection cap reached; new connections wait until one closes")
 	}
+}
+
+func (c *connCount) closed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open--
 }
 
 // stats returns the connections open now and the most ever open at once.

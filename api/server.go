@@ -64,7 +64,7 @@ func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
 		o(s)
 	}
 	s.conns = &connCount{limit: s.limits.MaxConns, log: s.log}
-	s.srv = &http.Server{Addr: addr, Handler: onlyGetHead(s.routes()), ConnState: s.conns.track,
+	s.srv = &http.Server{Addr: addr, Handler: onlyGetHead(s.routes()),
 		ErrorLog: stdlog.New(httpErrorLog{s.log}, "", 0)}
 	s.limits.apply(s.srv)
 	return s
@@ -101,7 +101,7 @@ const shutdownGrace = 2 * time.Second
 
 // Serve is Run on a listener the caller opened (tests use port 0).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	ln = s.limits.listener(ln)
+	ln = s.conns.listener(s.limits.listener(ln))
 	s.log.Info().Str("addr", ln.Addr().String()).Bool("web_config", s.webConfig != "").
 		Int("max_conns", s.limits.MaxConns).Msg("http listening")
 	errc := make(chan error, 1)

@@ -21,7 +21,7 @@ func TestServer_WebConfigTLSAndBasicAuth(t *testing.T) {
 		t.Fatalf("ValidateWebConfig: %v", err)
 	}
 	_, addr := running(t, WithWebConfig(path))
-	client := &http.Client{Timeout: bound, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool(t)}}}
+	client := &http.Client{Timeout: bound, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool}}}
 	get := func(url, user, password string) (int, string, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url, nil)

@@ -85,11 +85,11 @@ func New(t testing.TB) Certs {
 }
 
 // WriteWebConfig writes an exporter-toolkit web configuration that serves
-// TLS with a fresh certificate (see Write) and has one basic-auth user with
+// TLS with a fresh certificate (see New) and has one basic-auth user with
 // password, bcrypt-hashed at the lowest cost; it returns its path.
-func WriteWebConfig(t testing.TB, user, password string) (string, Files) {
+func WriteWebConfig(t testing.TB, user, password string) (string, Certs) {
 	t.Helper()
-	certs := Write(t)
+	certs := New(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
