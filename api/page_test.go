@@ -213,6 +213,21 @@ func TestProblemsBySeverity(t *testing.T) {
 	}
 }
 
+// TestPage_semiSyncUnknown: figures that were not read are not shown as
+// the server's.
+func TestPage_semiSyncUnknown(t *testing.T) {
+	rep := pageReport(time.Now())
+	rep.SemiSync.Unknown = "SHOW GLOBAL STATUS failed: connection refused"
+	var buf strings.Builder
+	if err := pageTmpl.Execute(&buf, buildPage("x", rep, events.Stats{}, HistoryView{}, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	body := buf.String()
+	if !strings.Contains(body, "Not read in the last poll: SHOW GLOBAL STATUS failed") || strings.Contains(body, "commits waiting") {
+		t.Errorf("semi-sync section with unknown figures:\n%s", body[strings.Index(body, `id="semisync"`):][:600])
+	}
+}
+
 func TestSparks_span(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	pts := func(ago ...time.Duration) []RatePoint {
