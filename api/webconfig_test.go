@@ -41,7 +41,12 @@ func TestServer_WebConfigTLSAndBasicAuth(t *testing.T) {
 	if code, body, _ := get(base+"/metrics", "prometheus", "s3cret"); code != 200 || !strings.Contains(body, "binlog_sidecar_health_status") {
 		t.Errorf("/metrics with the right credentials: %d %.200s; want 200 with the metrics", code, body)
 	}
-	for _, p := range []string{"/metrics", "/status", "/livez", "/readyz", "/no-such-path"} {
+	// The status page is behind the same TLS and basic auth, and live updates
+	// (it fetches itself) need nothing more.
+	if code, body, _ := get(base+"/", "prometheus", "s3cret"); code != 200 || !strings.Contains(body, `id="live"`) {
+		t.Errorf("/ with the right credentials: %d %.200s; want 200 with the status page", code, body)
+	}
+	for _, p := range []string{"/", "/metrics", "/status", "/livez", "/readyz", "/no-such-path"} {
 		code, body, h := get(base+p, "", "")
 		if code != 401 || h.Get("WWW-Authenticate") == "" || strings.Contains(body, "binlog_sidecar") {
 			t.Errorf("%s without credentials: %d %q, want 401 with WWW-Authenticate", p, code, body)
