@@ -19,7 +19,8 @@ import (
 // good inventory and is reported; otherwise the rewrite would resolve every
 // real replica.missing, and fire it again a poll later.
 type Source struct {
-	path string
+	path    string
+	secrets []string // files the inventory must never be (password, credentials)
 
 	mu         sync.Mutex
 	entries    []Entry
@@ -39,8 +40,11 @@ func Static(entries []Entry, configured bool) *Source {
 }
 
 // File is a source that reads path now and again whenever it changes.
-func File(path string) *Source {
-	s := &Source{path: path, configured: true}
+// secrets are files the inventory must never turn out to be (the password
+// and credentials files): one swapped in is refused without being parsed,
+// so a password never becomes a replica's host name.
+func File(path string, secrets ...string) *Source {
+	s := &Source{path: path, secrets: secrets, configured: true}
 	s.refresh()
 	return s
 }
@@ -82,6 +86,12 @@ func (s *Source) refreshLocked() {
 	unchanged := fi.ModTime().Equal(s.modTime) && fi.Size() == s.size
 	if s.err == nil && unchanged && s.entries != nil {
 		return
+	}
+	for _, secret := range s.secrets {
+		if si, err := os.Stat(secret); secret != "" && err == nil && os.SameFile(fi, si) {
+			s.err = fmt.Errorf("inventory file %s is the same file as %s, a secret; not read", s.path, secret)
+			return
+		}
 	}
 	entries, fi, commented, err := readFile(s.path)
 	if err != nil {

@@ -112,6 +112,30 @@ func TestFileSource_specialFiles(t *testing.T) {
 	}
 }
 
+// TestFileSource_secretSwappedIn: an inventory swapped for (a link to) the
+// password file keeps the last good inventory and is never parsed: the
+// password read as a host name before.
+func TestFileSource_secretSwappedIn(t *testing.T) {
+	dir := t.TempDir()
+	path, pw := filepath.Join(dir, "replicas"), filepath.Join(dir, "password")
+	writeAt(t, path, "db-2\n", time.Now().Add(-time.Hour))
+	writeAt(t, pw, "hunter2\n", time.Now())
+	src := File(path, pw, "")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(pw, path); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := src.Get()
+	if len(got) != 1 || got[0].Host != "db-2" {
+		t.Errorf("after the swap = %+v, want the last good inventory", got)
+	}
+	if err := src.Err(); err == nil || !strings.Contains(err.Error(), "is the same file as "+pw) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Err() = %v, want it to name the secret file and nothing of its content", err)
+	}
+}
+
 // TestFileSource_emptied: a file truncated in place (no entries, no
 // comment) keeps the last good inventory; an inventory emptied on purpose
 // says so with a comment line and takes effect once it reads the same on

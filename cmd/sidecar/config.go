@@ -320,11 +320,20 @@ func (c *Config) resolve() []string {
 		c.Inventory, c.InventoryConfigured = entries, true
 	}
 	if c.ExpectedReplicasFile != "" {
-		entries, err := inventory.ReadFile(c.ExpectedReplicasFile)
-		if err != nil {
-			bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		// A secret file named as the inventory by mistake is never parsed:
+		// a password would otherwise read as a host name and travel in
+		// replica.missing events.
+		if v := secretFileAlso(c.ExpectedReplicasFile, map[string]string{
+			"MYSQL_PASSWORD_FILE": c.MySQL.PasswordFile, "NATS_CREDS": c.NATS.Creds,
+		}); v != "" {
+			bad("EXPECTED_REPLICAS_FILE", "the same file as SIDECAR_%s; want the inventory file", v)
+		} else {
+			entries, err := inventory.ReadFile(c.ExpectedReplicasFile)
+			if err != nil {
+				bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+			c.Inventory, c.InventoryConfigured = entries, true
 		}
-		c.Inventory, c.InventoryConfigured = entries, true
 	}
 
 	if err := checkHostPort(c.HTTPAddr, 0); err != nil {
@@ -400,6 +409,24 @@ func (c Config) NATSURLs() []string {
 		}
 	}
 	return out
+}
+
+// secretFileAlso returns the key of the secret file variable whose file
+// path also is (after symlinks), "" when none.
+func secretFileAlso(path string, secrets map[string]string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	for key, p := range secrets {
+		if p == "" {
+			continue
+		}
+		if si, err := os.Stat(p); err == nil && os.SameFile(fi, si) {
+			return key
+		}
+	}
+	return ""
 }
 
 // maxNameLen bounds SIDECAR_CLUSTER, SIDECAR_INSTANCE (as subject tokens)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -346,6 +347,32 @@ func TestLoadConfig_Bounds(t *testing.T) {
 				t.Errorf("%d problems, want 1:\n%s", len(cerr.Problems), err)
 			}
 		})
+	}
+}
+
+// TestLoadConfig_PasswordFileAsInventory: the password file named as the
+// inventory too is refused without being parsed; a password made of
+// letters and digits read as a host name and was published in
+// replica.missing summaries.
+func TestLoadConfig_PasswordFileAsInventory(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte("hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "replicas")
+	if err := os.Symlink(pw, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range []string{pw, link} {
+		cfg, err := loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_DATA_DIR=" + dir, "SIDECAR_MYSQL_PASSWORD_FILE=" + pw, "SIDECAR_EXPECTED_REPLICAS_FILE=" + inv})
+		want := "SIDECAR_EXPECTED_REPLICAS_FILE: the same file as SIDECAR_MYSQL_PASSWORD_FILE"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("inventory %s: err = %v, want %q", inv, err, want)
+		}
+		if strings.Contains(fmt.Sprint(cfg.Inventory), "hunter2") || (err != nil && strings.Contains(err.Error(), "hunter2")) {
+			t.Errorf("inventory %s: the password was parsed: %+v", inv, cfg.Inventory)
+		}
 	}
 }
 

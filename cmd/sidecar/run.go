@@ -75,7 +75,7 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 
 	inv := inventory.Static(cfg.Inventory, cfg.InventoryConfigured)
 	if cfg.ExpectedReplicasFile != "" {
-		inv = inventory.File(cfg.ExpectedReplicasFile)
+		inv = inventory.File(cfg.ExpectedReplicasFile, cfg.MySQL.PasswordFile, cfg.NATS.Creds)
 	}
 	hist := api.NewHistory(api.HistoryWindow, api.HistoryStep, api.HistoryEvents)
 	var monitor *health.Monitor
