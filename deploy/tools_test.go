@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"go/build"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // requireTool finds a tool the test needs, on PATH or where go install
@@ -425,4 +428,89 @@ class { 'binlog_sidecar':
 			t.Log(l)
 		}
 	}
+}
+
+// TestDockerfile_healthcheck runs the Dockerfile's HEALTHCHECK command, as
+// written there, with the built binary in place of /sidecar: 0 while a real
+// `sidecar run` is live (with MySQL and NATS unreachable, which liveness
+// never depends on), 1 once it has stopped.
+func TestDockerfile_healthcheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts the sidecar daemon")
+	}
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^HEALTHCHECK .* CMD (\[.*\])$`).FindSubmatch(b)
+	var argv []string
+	if m == nil || json.Unmarshal(m[1], &argv) != nil || len(argv) == 0 || argv[0] != "/sidecar" {
+		t.Fatalf("Dockerfile: want HEALTHCHECK ... CMD [\"/sidecar\", ...], got %q", m)
+	}
+	bin := sidecarBinary(t)
+	closed := loopbackAddr(t) // nothing listens: MySQL is down
+	env := append(os.Environ(), "SIDECAR_HTTP_ADDR="+loopbackAddr(t), "SIDECAR_MYSQL_ADDR="+closed,
+		"SIDECAR_NATS_URL=none", "SIDECAR_DATA_DIR="+t.TempDir(), "SIDECAR_LOG_LEVEL=warn")
+	check := func() (int, string) {
+		cmd := exec.Command(bin, argv[1:]...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("%v: %v", argv, err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := check(); code != 1 {
+		t.Fatalf("nothing running: healthcheck exit %d, want 1\n%s", code, out)
+	}
+
+	daemon := exec.Command(bin, "run")
+	daemon.Env = env
+	var log strings.Builder
+	daemon.Stdout, daemon.Stderr = &log, &log
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- daemon.Wait() }()
+	defer func() {
+		_ = daemon.Process.Kill()
+		<-done
+	}()
+	live := false
+	for i := 0; i < 150 && !live; i++ {
+		if code, _ := check(); code == 0 {
+			live = true
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("sidecar run exited: %v\n%s", err, log.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if !live {
+		t.Fatalf("the healthcheck never passed against a running sidecar\n%s", log.String())
+	}
+	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	done <- nil // for the deferred cleanup
+	if code, out := check(); code != 1 {
+		t.Errorf("after the sidecar stopped: healthcheck exit %d, want 1\n%s", code, out)
+	}
+}
+
+// loopbackAddr is a free 127.0.0.1 address (nothing listens on it once
+// returned).
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
