@@ -228,6 +228,22 @@ func TestPage_semiSyncUnknown(t *testing.T) {
 	}
 }
 
+// TestPage_semiSyncOff: with semi-sync off and not expected, its
+// settings are not shown as if they mattered.
+func TestPage_semiSyncOff(t *testing.T) {
+	rep := pageReport(time.Now())
+	rep.SemiSync = health.SemiSyncInfo{SemiSync: health.SemiSync{Available: true, Required: 1, TimeoutMS: 10000, WaitPoint: "AFTER_COMMIT"}}
+	var buf strings.Builder
+	if err := pageTmpl.Execute(&buf, buildPage("x", rep, events.Stats{}, HistoryView{}, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	sec := buf.String()[strings.Index(buf.String(), `id="semisync"`):]
+	sec = sec[:strings.Index(sec, "</section>")]
+	if !strings.Contains(sec, "<dt>enabled</dt><dd>no") || strings.Contains(sec, "required") || strings.Contains(sec, "AFTER_COMMIT") {
+		t.Errorf("semi-sync off:\n%s", sec)
+	}
+}
+
 func TestSparks_span(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	pts := func(ago ...time.Duration) []RatePoint {
