@@ -26,7 +26,7 @@ const (
 	// exactly this length continues in the next packet.
 	maxPayload = 1<<24 - 1
 	// keepLargeBuffer bounds the assembly buffer kept between events; a
-	// larger one is dropped after its event.
+	// larger one is dropped when the next event is read.
 	keepLargeBuffer = 16 << 20
 
 	packetOK  = 0x00
@@ -80,6 +80,9 @@ func (p *packetReader) next() ([]byte, error) {
 // packet returns the next packet's payload, joined with its continuation
 // packets. A payload that fits the buffer is returned in place.
 func (p *packetReader) packet() ([]byte, error) {
+	if cap(p.large) > keepLargeBuffer {
+		p.large = nil // the previous event was huge: do not hold on to it
+	}
 	if p.consumed > 0 {
 		if _, err := p.br.Discard(p.consumed); err != nil {
 			return nil, err
@@ -118,9 +121,6 @@ func (p *packetReader) header() (int, error) {
 // assemble reads a payload of n bytes that does not fit the buffer, and
 // its continuation packets, into the assembly buffer.
 func (p *packetReader) assemble(n int) ([]byte, error) {
-	if cap(p.large) > keepLargeBuffer {
-		p.large = nil
-	}
 	buf := p.large[:0]
 	for {
 		if _, err := p.br.Discard(4); err != nil {
