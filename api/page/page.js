@@ -10,7 +10,10 @@
   function health(el) { return el ? el.getAttribute('data-health') : ''; }
   function stamp() { return new Date().toISOString().slice(11, 19) + ' UTC'; }
   function refresh() {
-    fetch(location.pathname + location.search, { cache: 'no-store', credentials: 'same-origin' })
+    // location.origin, not a relative URL: a page opened as
+    // https://user:password@host/ may not fetch a URL that carries them;
+    // the browser sends the credentials it holds for the origin anyway.
+    fetch(location.origin + location.pathname + location.search, { cache: 'no-store', credentials: 'same-origin' })
       .then(function (r) {
         if (!r.ok) { throw new Error('HTTP ' + r.status); }
         return r.text();

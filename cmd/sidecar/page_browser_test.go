@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testcert"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 )
 
@@ -45,7 +46,7 @@ func requireChromium(t *testing.T) string {
 // browserWatch records what the page does in the browser: every request
 // it makes, and any script error or policy violation.
 type browserWatch struct {
-	host     string
+	origin   string // scheme://host:port of the sidecar
 	mu       sync.Mutex
 	requests int
 	foreign  []string
@@ -60,7 +61,7 @@ func (b *browserWatch) listen(ev any) {
 		u, err := url.Parse(e.Request.URL)
 		switch {
 		case err == nil && u.Scheme == "data":
-		case err != nil || u.Host != b.host || u.Scheme != "http":
+		case err != nil || u.Scheme+"://"+u.Host != b.origin:
 			b.foreign = append(b.foreign, e.Request.URL)
 		default:
 			b.requests++
@@ -104,7 +105,7 @@ func TestStatusPage_browser(t *testing.T) {
 		"SIDECAR_ZOMBIE_GRACE=2s", fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
 		"SIDECAR_LOG_LEVEL=warn",
 	})
-	base, httpAddr := d.base, strings.TrimPrefix(d.base, "http://")
+	base := d.base
 	t.Cleanup(func() {
 		if t.Failed() { // what the sidecar saw, for the reader of the failure
 			_, body := pageSize(t, base+"/status")
@@ -134,58 +135,14 @@ func TestStatusPage_browser(t *testing.T) {
 		}
 	}()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.WindowSize(1280, 1000))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
-	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer bcancel()
-	watch := &browserWatch{host: httpAddr}
-	// The first command starts the browser; every request of the tab is
-	// seen from then on (chromedp enables the network and log domains).
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("browser: start %s: %v", chromium, err)
-	}
-	if err := chromedp.Listen(bctx, watch.listen); err != nil {
-		t.Fatal(err)
-	}
-
-	step := func(what string, limit time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, limit)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	eval := func(expr string) bool {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
-		defer scancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr))
-		if err != nil {
-			t.Fatalf("browser: evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
-		defer scancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("browser: read %s: %v", sel, err)
-		}
-		return strings.ToLower(s) // as shown: some labels are upper case by style
-	}
+	b := openBrowser(t, chromium, base)
+	step, eval, text := b.step, b.eval, b.text
 	screenshot := func(name string) {
 		t.Helper()
 		if os.Getenv("UPDATE_SCREENSHOTS") == "" {
 			return
 		}
-		sctx, scancel := context.WithTimeout(bctx, 30*time.Second)
+		sctx, scancel := context.WithTimeout(b.ctx, 30*time.Second)
 		defer scancel()
 		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -280,17 +237,136 @@ func TestStatusPage_browser(t *testing.T) {
 		t.Errorf("timeline reads %q, want the zombie resolved", s)
 	}
 
-	requests, foreign, errs := watch.snapshot()
-	t.Logf("browser requests to the sidecar: %d; to anywhere else: %d", requests, len(foreign))
-	if len(foreign) > 0 {
-		t.Errorf("the page requested other hosts than the sidecar %s: %v", httpAddr, foreign)
-	}
-	if requests < 3 {
+	if requests := b.checkRequests(); requests < 3 {
 		t.Errorf("saw %d requests to the sidecar; the page load and its updates should all be seen", requests)
 	}
-	if len(errs) > 0 {
-		t.Errorf("script errors or policy violations in the browser: %v", errs)
+}
+
+// TestStatusPage_browserBehindAuth: behind the web configuration's TLS
+// and basic auth, the page a browser opened with credentials stays live
+// (its own fetches carry the credentials the browser holds for the origin)
+// and still requests nothing from elsewhere. No MySQL needed: the daemon
+// watches a closed port, so the page shows the stream down.
+func TestStatusPage_browserBehindAuth(t *testing.T) {
+	chromium := requireChromium(t)
+	webConfig, _ := testcert.WriteWebConfig(t, "oncall", "s3cret")
+	httpAddr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"SIDECAR_MYSQL_ADDR=" + freeAddr(t), "SIDECAR_NATS_URL=none", "SIDECAR_HTTP_ADDR=" + httpAddr,
+			"SIDECAR_WEB_CONFIG_FILE=" + webConfig, "SIDECAR_POLL_INTERVAL=500ms", "SIDECAR_DATA_DIR=" + t.TempDir()}, io.Discard, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("run did not return within 20 s of cancel")
+		}
+	})
+
+	b := openBrowser(t, chromium, "https://"+httpAddr, chromedp.Flag("ignore-certificate-errors", true))
+	b.step("open the page with credentials", 60*time.Second,
+		chromedp.Navigate("https://oncall:s3cret@"+httpAddr+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-health="critical"]`)),
+	)
+	// The first update comes 2 s after the load; it must succeed.
+	waitFor(t, "a live update behind auth", 60*time.Second, func() bool {
+		s := b.text("#conn")
+		if strings.Contains(s, "lost contact") {
+			t.Fatalf("the page's update failed behind auth: %q", s)
+		}
+		return strings.Contains(s, "live: updated")
+	})
+	if s := b.text("#stream"); !strings.Contains(s, "down") {
+		t.Errorf("stream section reads %q, want the stream down", s)
 	}
+	if requests := b.checkRequests(); requests < 2 {
+		t.Errorf("saw %d requests to the sidecar; want the load and at least one update", requests)
+	}
+}
+
+// browser is a headless Chromium tab whose every request and script
+// error is recorded (see browserWatch).
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	watch *browserWatch
+}
+
+// openBrowser starts chromium for a page served at origin
+// (scheme://host:port); extra flags are added to chromedp's defaults. It
+// ends with the test.
+func openBrowser(t *testing.T, chromium, origin string, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.WindowSize(1280, 1000))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(bcancel)
+	b := &browser{t: t, ctx: bctx, watch: &browserWatch{origin: origin}}
+	// The first command starts the browser; every request of the tab is
+	// seen from then on (chromedp enables the network and log domains).
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("browser: start %s: %v", chromium, err)
+	}
+	if err := chromedp.Listen(bctx, b.watch.listen); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *browser) step(what string, limit time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, limit)
+	defer scancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+func (b *browser) eval(expr string) bool {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer scancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		b.t.Fatalf("browser: evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// text is the element's text as shown, in lower case (some labels are
+// upper case by style).
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer scancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: read %s: %v", sel, err)
+	}
+	return strings.ToLower(s)
+}
+
+// checkRequests fails the test on any request to another host than the
+// sidecar, and on any script error or policy violation; it returns the
+// number of requests to the sidecar.
+func (b *browser) checkRequests() int {
+	b.t.Helper()
+	requests, foreign, errs := b.watch.snapshot()
+	b.t.Logf("browser requests to the sidecar: %d; to anywhere else: %d", requests, len(foreign))
+	if len(foreign) > 0 {
+		b.t.Errorf("the page requested other hosts than the sidecar %s: %v", b.watch.origin, foreign)
+	}
+	if len(errs) > 0 {
+		b.t.Errorf("script errors or policy violations in the browser: %v", errs)
+	}
+	return requests
 }
 
 func pageSize(t *testing.T, url string) (int, string) {
@@ -311,7 +387,7 @@ func pageSize(t *testing.T, url string) (int, string) {
 // sidecar and flags every other destination (another port is another
 // origin) and every script error.
 func TestBrowserWatch(t *testing.T) {
-	w := &browserWatch{host: "127.0.0.1:9106"}
+	w := &browserWatch{origin: "http://127.0.0.1:9106"}
 	for _, u := range []string{"http://127.0.0.1:9106/", "http://127.0.0.1:9106/?x", "data:,", "https://127.0.0.1:9106/",
 		"http://127.0.0.1:9107/", "https://cdn.example.com/chart.js", "ws://127.0.0.1:9106/"} {
 		w.listen(&network.EventRequestWillBeSent{Request: &network.Request{URL: u}})
