@@ -29,6 +29,10 @@ type recordedResult struct {
 	Columns []string       `json:"columns,omitempty"`
 	Rows    [][]*string    `json:"rows,omitempty"`
 	Error   *recordedError `json:"error,omitempty"`
+	// Checked names what MySQL's own test suite records for this
+	// statement (docs/mysql-checked.md): a mysql/mysql-server file, or why
+	// none covers it.
+	Checked string `json:"checked,omitempty"`
 }
 
 type recordedError struct {

@@ -31,10 +31,12 @@ type binlogStatusStatement struct {
 }
 
 // binlogStatusStatements is checked in order; the first match wins. MySQL
-// 8.4 removed SHOW MASTER STATUS; MariaDB 10.5.2 added SHOW BINLOG STATUS
-// (the old name still works, under the renamed privilege).
+// 8.2.0 added SHOW BINARY LOG STATUS and 8.4.0 removed SHOW MASTER STATUS,
+// the same boundary the health probe's statement table uses; MariaDB
+// 10.5.2 added SHOW BINLOG STATUS (the old name still works, under the
+// renamed privilege).
 var binlogStatusStatements = []binlogStatusStatement{
-	{flavor: FlavorMySQL, since: [3]int{8, 4, 0}, sql: "SHOW BINARY LOG STATUS"},
+	{flavor: FlavorMySQL, since: [3]int{8, 2, 0}, sql: "SHOW BINARY LOG STATUS"},
 	{flavor: FlavorMariaDB, since: [3]int{10, 5, 2}, sql: "SHOW BINLOG STATUS"},
 	{flavor: "", sql: "SHOW MASTER STATUS"},
 }

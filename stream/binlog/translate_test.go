@@ -309,6 +309,8 @@ func TestBinlogStatusSQL(t *testing.T) {
 		{FlavorMariaDB, "10.11.19-MariaDB", "SHOW BINLOG STATUS"},
 		{FlavorMariaDB, "10.5.1-MariaDB", "SHOW MASTER STATUS"},
 		{FlavorMySQL, "8.4.0", "SHOW BINARY LOG STATUS"},
+		{FlavorMySQL, "8.2.0", "SHOW BINARY LOG STATUS"}, // as health/probe's statement table
+		{FlavorMySQL, "8.1.0", "SHOW MASTER STATUS"},
 		{FlavorMySQL, "9.1.0", "SHOW BINARY LOG STATUS"},
 		{FlavorMySQL, "8.0.36", "SHOW MASTER STATUS"},
 		{FlavorMySQL, "5.7.44-log", "SHOW MASTER STATUS"},
