@@ -111,6 +111,7 @@ func configVars(t *testing.T) map[string]string {
 	walk(structs["Config"], "SIDECAR_")
 	// Read by hand in config.go (set-but-empty means core NATS only).
 	vars["SIDECAR_NATS_STREAM"] = "MYSQL_HEALTH"
+	vars["SIDECAR_NATS_KV_BUCKET"] = "MYSQL_HEALTH_STATUS"
 	return vars
 }
 

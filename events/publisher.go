@@ -289,6 +289,15 @@ func (p *Publisher) Start(ctx context.Context) error {
 	return nil
 }
 
+// JetStream is the publisher's JetStream handle on its connection, for
+// other writers to the same bus (the fleet status); nil before Start. The
+// connection reconnects on its own, so the handle stays valid until Close.
+func (p *Publisher) JetStream() jetstream.JetStream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.js
+}
+
 func (p *Publisher) connected(nc *nats.Conn, msg string) {
 	// Not ConnectedUrlRedacted: it shows a bare token (nats://token@host).
 	p.log.Info().Str("url", RedactURLs(nc.ConnectedUrl())).Msg(msg)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/api"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
@@ -108,7 +110,13 @@ type NATSConfig struct {
 	// Stream is read by hand: set but empty means "core NATS only", which
 	// envDefault cannot express.
 	Stream string `env:"-"`
+	// KVBucket is read by hand too: set but empty means "no fleet status".
+	KVBucket string        `env:"-"`
+	KVEvery  time.Duration `env:"KV_EVERY" envDefault:"10s"`
 }
+
+// bucketName is what JetStream accepts as a key-value bucket name.
+var bucketName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // DefaultNATSStream is the JetStream stream used when SIDECAR_NATS_STREAM is unset.
 const DefaultNATSStream = "MYSQL_HEALTH"
@@ -140,6 +148,11 @@ func loadConfig(environ []string) (Config, error) {
 		cfg.NATS.Stream = v
 	} else {
 		cfg.NATS.Stream = DefaultNATSStream
+	}
+	if v, ok := envs[envPrefix+"NATS_KV_BUCKET"]; ok {
+		cfg.NATS.KVBucket = v
+	} else {
+		cfg.NATS.KVBucket = kv.DefaultBucket
 	}
 	// A variable that did not parse is reported once, not again by the
 	// checks that would see its zero value.
@@ -361,6 +374,9 @@ func (c *Config) resolve() []string {
 	if s := c.NATS.Stream; strings.ContainsAny(s, " \t.*>/\\") {
 		bad("NATS_STREAM", "%q: want a JetStream stream name without spaces, '.', '*', '>', '/' or '\\'", s)
 	}
+	if b := c.NATS.KVBucket; b != "" && !bucketName.MatchString(b) {
+		bad("NATS_KV_BUCKET", "%q: want a key-value bucket name of letters, digits, '_' and '-' (empty: no fleet status)", b)
+	}
 	if c.DataDir == "" {
 		bad("DATA_DIR", "empty; want a writable directory for the event spool")
 	} else if err := writableDir(c.DataDir); err != nil {
@@ -450,6 +466,10 @@ var durationBounds = []struct {
 	{"POLL_INTERVAL", func(c *Config) time.Duration { return c.PollInterval }, 100 * time.Millisecond, 10 * time.Minute, ""},
 	{"STATS_INTERVAL", func(c *Config) time.Duration { return c.StatsInterval }, time.Second, time.Hour, ""},
 	{"PROBE_TIMEOUT", func(c *Config) time.Duration { return c.ProbeTimeout }, 10 * time.Millisecond, time.Minute, ""},
+	// The bucket's TTL is a few periods: below a second the puts would be
+	// most of the bus's traffic, above 10 minutes a silent sidecar goes
+	// unnoticed for half an hour.
+	{"NATS_KV_EVERY", func(c *Config) time.Duration { return c.NATS.KVEvery }, time.Second, 10 * time.Minute, ""},
 	{"ZOMBIE_GRACE", func(c *Config) time.Duration { return c.ZombieGrace }, 0, 24 * time.Hour, ""},
 }
 
@@ -604,6 +624,7 @@ func (c Config) Redacted() map[string]any {
 		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,
+		"nats_kv_bucket": c.NATS.KVBucket, "nats_kv_every": c.NATS.KVEvery.String(),
 		"data_dir": c.DataDir, "spool_max_bytes": c.SpoolMaxBytes, "log_level": c.LogLevel, "log_format": c.LogFormat,
 	}
 }

@@ -62,6 +62,21 @@ func TestLoadConfig_EmptyStreamMeansCoreNATS(t *testing.T) {
 	}
 }
 
+// An empty SIDECAR_NATS_KV_BUCKET writes no fleet status; unset is the
+// default bucket.
+func TestLoadConfig_FleetBucket(t *testing.T) {
+	cfg, err := loadConfig([]string{"SIDECAR_INSTANCE=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATS.KVBucket != "MYSQL_HEALTH_STATUS" || cfg.NATS.KVEvery != 10*time.Second {
+		t.Errorf("bucket %q every %s, want MYSQL_HEALTH_STATUS and 10s", cfg.NATS.KVBucket, cfg.NATS.KVEvery)
+	}
+	if cfg, err = loadConfig([]string{"SIDECAR_INSTANCE=x", "SIDECAR_NATS_KV_BUCKET="}); err != nil || cfg.NATS.KVBucket != "" {
+		t.Errorf("bucket %q (%v), want empty (no fleet status)", cfg.NATS.KVBucket, err)
+	}
+}
+
 func TestLoadConfig_EveryBadVariableNamed(t *testing.T) {
 	env := []string{
 		"SIDECAR_INSTANCE=x",
@@ -299,6 +314,9 @@ func TestLoadConfig_Bounds(t *testing.T) {
 		{"poll interval of 30 years", "SIDECAR_POLL_INTERVAL=262800h", "SIDECAR_POLL_INTERVAL: 262800h0m0s: want at most 10m0s"},
 		{"poll interval too short", "SIDECAR_POLL_INTERVAL=10ms", "SIDECAR_POLL_INTERVAL: 10ms: want at least 100ms"},
 		{"stats interval too long", "SIDECAR_STATS_INTERVAL=2h", "SIDECAR_STATS_INTERVAL: 2h0m0s: want at most 1h0m0s"},
+		{"fleet status period too short", "SIDECAR_NATS_KV_EVERY=500ms", "SIDECAR_NATS_KV_EVERY: 500ms: want at least 1s"},
+		{"fleet status period too long", "SIDECAR_NATS_KV_EVERY=1h", "SIDECAR_NATS_KV_EVERY: 1h0m0s: want at most 10m0s"},
+		{"fleet bucket with a dot", "SIDECAR_NATS_KV_BUCKET=fleet.status", "SIDECAR_NATS_KV_BUCKET: \"fleet.status\": want a key-value bucket name"},
 		{"probe timeout too long", "SIDECAR_PROBE_TIMEOUT=1h", "SIDECAR_PROBE_TIMEOUT: 1h0m0s: want at most 1m0s"},
 		{"negative zombie grace", "SIDECAR_ZOMBIE_GRACE=-1s", "SIDECAR_ZOMBIE_GRACE: -1s: want at least 0s"},
 		{"zombie grace too long", "SIDECAR_ZOMBIE_GRACE=48h", "SIDECAR_ZOMBIE_GRACE: 48h0m0s: want at most 24h0m0s"},
@@ -381,6 +399,7 @@ func TestLoadConfig_BoundsAccepted(t *testing.T) {
 	env := []string{
 		"SIDECAR_INSTANCE=" + strings.Repeat("i", 128), "SIDECAR_CLUSTER=" + strings.Repeat("c", 128),
 		"SIDECAR_NATS_SUBJECT_PREFIX=mysql-1.health_x.A~!", "SIDECAR_POLL_INTERVAL=10m", "SIDECAR_STATS_INTERVAL=1h",
+		"SIDECAR_NATS_KV_EVERY=10m", "SIDECAR_NATS_KV_BUCKET=Fleet_status-1",
 		"SIDECAR_PROBE_TIMEOUT=1m", "SIDECAR_ZOMBIE_GRACE=0s", "SIDECAR_MYSQL_ADDR=[::1]:65535",
 		"SIDECAR_HTTP_ADDR=127.0.0.1:0", "SIDECAR_LOG_LEVEL=WARN", "SIDECAR_DATA_DIR=" + filepath.Join(t.TempDir(), "a", "b"),
 	}

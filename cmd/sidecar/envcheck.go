@@ -34,7 +34,8 @@ func envVariables() map[string]string {
 // Config fields' and the ones read by hand. Secrets' _FILE variants are
 // fields of their own (MYSQL_PASSWORD_FILE).
 func knownVariables() []string {
-	out := []string{envPrefix + "NATS_STREAM"} // read by hand: set-but-empty has a meaning
+	// Read by hand: set-but-empty has a meaning.
+	out := []string{envPrefix + "NATS_STREAM", envPrefix + "NATS_KV_BUCKET"}
 	for _, v := range envVariables() {
 		out = append(out, v)
 	}

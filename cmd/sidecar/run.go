@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/api"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
@@ -128,6 +129,9 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, monitor.Report)
 	})
 	loops.start(runCtx, cancel, "status page history", func(ctx context.Context) error { return hist.Run(ctx, meter.Snapshot) })
+	if w := fleetWriter(cfg, sink, monitor.Report, meter.Snapshot, log); w != nil {
+		loops.start(runCtx, cancel, "fleet status", w.Run)
+	}
 	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
 		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": cfg.ServerID}))
 
@@ -213,6 +217,21 @@ func openSink(ctx context.Context, cfg Config, log zerolog.Logger) (events.Sink,
 		return nil, nil, fmt.Errorf("start event publisher: %w", err)
 	}
 	return pub, emb, nil
+}
+
+// fleetWriter is the writer of the sidecar's status into the fleet bucket,
+// or nil when there is none: no bus (SIDECAR_NATS_URL=none) or
+// SIDECAR_NATS_KV_BUCKET set empty.
+func fleetWriter(cfg Config, sink events.Sink, report func() health.Report, snap func() stream.Snapshot, log zerolog.Logger) *kv.Writer {
+	pub, ok := sink.(*events.Publisher)
+	if !ok || cfg.NATS.KVBucket == "" {
+		return nil
+	}
+	return &kv.Writer{
+		JS: pub.JetStream(), Bucket: cfg.NATS.KVBucket, Every: cfg.NATS.KVEvery,
+		Cluster: cfg.Cluster, Instance: cfg.Instance, SidecarServerID: cfg.ServerID,
+		Report: report, Stream: snap, Log: log.With().Str("component", "fleet").Logger(),
+	}
 }
 
 // streamEvents publishes stream.stats every interval and a stream.gap as

@@ -1,0 +1,138 @@
+// Package kv keeps the fleet's status documents in a NATS JetStream
+// key-value bucket: the sidecar's writer puts its own document, `sidecar
+// fleet` reads and watches everyone's. The model (what a document holds,
+// what is stale, the findings) is package fleet's.
+package kv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet"
+)
+
+// DefaultBucket is SIDECAR_NATS_KV_BUCKET's default.
+const DefaultBucket = "MYSQL_HEALTH_STATUS"
+
+// ttlPeriods is the bucket's TTL in put periods: a key is stale after
+// fleet.StaleAfter periods and removed a little later, so a reader sees it
+// stale before it vanishes.
+const ttlPeriods = 2 * fleet.StaleAfter
+
+// Key is the bucket key of a sidecar: <cluster>.<instance>, each made one
+// subject token.
+func Key(cluster, instance string) string {
+	return events.Token(cluster) + "." + events.Token(instance)
+}
+
+// Open binds the bucket, creating it when missing: one value per key
+// (history 1), file storage, a TTL of a few put periods, and on a server
+// that supports them (nats-server 2.11+) delete markers when a key
+// expires, so that watchers are told. An existing bucket is used as it is
+// (an operator may have created it with replicas on a cluster).
+func Open(ctx context.Context, js jetstream.JetStream, bucket string, every time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		if err != nil {
+			return nil, fmt.Errorf("bind key-value bucket %s: %w", bucket, err)
+		}
+		return kv, nil
+	}
+	cfg := jetstream.KeyValueConfig{Bucket: bucket, History: 1, TTL: ttlPeriods * every, Storage: jetstream.FileStorage,
+		Description: "binlog-sidecar fleet status, one key per sidecar", LimitMarkerTTL: ttlPeriods * every}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+		cfg.LimitMarkerTTL = 0 // an older server: readers judge staleness by age alone
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
+	if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		kv, err = js.KeyValue(ctx, bucket) // another sidecar was first
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create key-value bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}
+
+// Read returns every key of the bucket as it is now, with the keys
+// removed (deleted, or expired with a delete marker) marked Gone. Values
+// that are not a status document are counted in bad, not returned.
+func Read(ctx context.Context, kv jetstream.KeyValue) (entries []fleet.Entry, bad int, err error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("watch key-value bucket %s: %w", kv.Bucket(), err)
+	}
+	defer w.Stop()
+	st := NewState()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("read key-value bucket %s: %w", kv.Bucket(), ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, 0, fmt.Errorf("read key-value bucket %s: watcher stopped", kv.Bucket())
+			}
+			if e == nil { // the initial values are all in
+				return st.Entries(), st.Bad, nil
+			}
+			st.Apply(e)
+		}
+	}
+}
+
+// State is the bucket as a watcher has seen it so far: the last value of
+// every key, kept (marked Gone) when the key is removed so that a view can
+// still show what the silent sidecar last said.
+type State struct {
+	keys  map[string]fleet.Entry
+	order []string
+	// Bad counts values that were not a status document.
+	Bad int
+}
+
+// NewState is an empty State.
+func NewState() *State { return &State{keys: map[string]fleet.Entry{}} }
+
+// Apply records one update of the watcher.
+func (s *State) Apply(e jetstream.KeyValueEntry) {
+	prev, seen := s.keys[e.Key()]
+	if !seen {
+		s.order = append(s.order, e.Key())
+	}
+	next := fleet.Entry{Key: e.Key(), Updated: e.Created()}
+	switch e.Operation() {
+	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+		next.Doc, next.Gone = prev.Doc, true
+		if seen {
+			next.Updated = prev.Updated // when it last spoke, not when it was removed
+		}
+	default:
+		var d fleet.Document
+		if err := json.Unmarshal(e.Value(), &d); err != nil {
+			s.Bad++
+			if seen {
+				return
+			}
+			delete(s.keys, e.Key())
+			s.order = s.order[:len(s.order)-1]
+			return
+		}
+		next.Doc = &d
+	}
+	s.keys[e.Key()] = next
+}
+
+// Entries are the keys in the order first seen.
+func (s *State) Entries() []fleet.Entry {
+	out := make([]fleet.Entry, 0, len(s.order))
+	for _, k := range s.order {
+		out = append(out, s.keys[k])
+	}
+	return out
+}

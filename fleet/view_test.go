@@ -1,0 +1,150 @@
+package fleet
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
+func doc(cluster, instance string, serverID, sidecarID uint32, replicas []Replica, inv ...InventoryItem) *Document {
+	return &Document{Cluster: cluster, Instance: instance, At: t0, Health: "ok",
+		Server: Server{Flavor: "mariadb", ServerID: serverID}, SidecarServerID: sidecarID,
+		Replicas: replicas, Inventory: inv}
+}
+
+func entry(d *Document, updated time.Time) Entry {
+	return Entry{Key: d.Cluster + "." + d.Instance, Doc: d, Updated: updated}
+}
+
+type found struct{ typ, subject string }
+
+func findings(v View) []found {
+	var out []found
+	for _, f := range v.Findings {
+		out = append(out, found{f.Type, f.Subject})
+	}
+	return out
+}
+
+func TestCompute(t *testing.T) {
+	every := 10 * time.Second
+	r3 := InventoryItem{Address: "db-3:3306", IPs: []string{"10.0.0.3"}}
+	for _, tc := range []struct {
+		name    string
+		entries []Entry
+		want    []found
+		stale   []bool // by primary, sorted
+	}{
+		{name: "healthy pair: nothing", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaConnected, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, nil), t0),
+		}, stale: []bool{false, false}},
+		{name: "misdirected: missing at a, connected to b by IP and port", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "10.0.0.3:3306", ServerID: 3, Status: ReplicaUnknown}}), t0),
+		}, want: []found{{TypeReplicaMisdirected, "replica/db-3:3306"}}, stale: []bool{false, false}},
+		{name: "misdirected: a bare connection IP matches the resolved address", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "10.0.0.3", Status: ReplicaConnected}}), t0),
+		}, want: []found{{TypeReplicaMisdirected, "replica/db-3:3306"}}, stale: []bool{false, false}},
+		{name: "not misdirected: another port on that host", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "10.0.0.3:3307", ServerID: 4, Status: ReplicaUnknown}}), t0),
+		}, stale: []bool{false, false}},
+		{name: "not misdirected: the other primary is stale, so silent only", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaUnknown}}), t0.Add(-31*time.Second)),
+		}, want: []found{{TypeSidecarSilent, "sidecar/prod/b"}}, stale: []bool{false, true}},
+		{name: "shared: one server_id connected to two primaries", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaConnected, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "10.0.0.3:3306", ServerID: 3, Status: ReplicaUnknown}}), t0),
+		}, want: []found{{TypeReplicaShared, "server_id/3"}}, stale: []bool{false, false}},
+		{name: "shared: no server_id, same address", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "10.0.0.3", Status: ReplicaConnected}}), t0),
+			entry(doc("prod", "b", 2, 9002, []Replica{{Address: "10.0.0.3", Status: ReplicaZombie}}), t0),
+		}, want: []found{{TypeReplicaShared, "replica/10.0.0.3"}}, stale: []bool{false, false}},
+		{name: "silent: exactly three periods is not stale yet", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, nil), t0.Add(-30*time.Second)),
+		}, stale: []bool{false}},
+		{name: "silent: gone key without a document", entries: []Entry{
+			{Key: "prod.c", Gone: true, Updated: t0},
+		}, want: []found{{TypeSidecarSilent, "sidecar/prod.c"}}, stale: []bool{}},
+		{name: "silent: the document's time when the server's is unknown", entries: []Entry{
+			{Key: "prod.a", Doc: &Document{Cluster: "prod", Instance: "a", At: t0.Add(-time.Hour)}},
+		}, want: []found{{TypeSidecarSilent, "sidecar/prod/a"}}, stale: []bool{true}},
+		{name: "server_id conflict: two primaries", entries: []Entry{
+			entry(doc("prod", "a", 7, 9001, nil), t0),
+			entry(doc("prod", "b", 7, 9002, nil), t0),
+		}, want: []found{{TypeServerIDConflict, "server_id/7"}}, stale: []bool{false, false}},
+		{name: "server_id conflict: two sidecars", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, nil), t0),
+			entry(doc("prod", "b", 2, 9001, nil), t0),
+		}, want: []found{{TypeServerIDConflict, "server_id/9001"}}, stale: []bool{false, false}},
+		{name: "server_id conflict: a sidecar and a replica", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", ServerID: 9001, Status: ReplicaConnected}}), t0),
+		}, want: []found{{TypeServerIDConflict, "server_id/9001"}}, stale: []bool{false}},
+		{name: "no conflict: a primary that is a replica of another (a chain)", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-b:3306", ServerID: 2, Status: ReplicaConnected}}), t0),
+			entry(doc("prod", "b", 2, 9002, nil), t0),
+		}, stale: []bool{false, false}},
+		{name: "all four", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}}, r3), t0),
+			entry(doc("prod", "b", 2, 9001, []Replica{{Address: "10.0.0.3:3306", ServerID: 3, Status: ReplicaUnknown}}), t0),
+			entry(doc("prod", "c", 4, 9003, []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaConnected}}), t0),
+			entry(doc("prod", "d", 5, 9005, nil), t0.Add(-time.Minute)),
+		}, want: []found{
+			{TypeReplicaMisdirected, "replica/db-3:3306"},
+			{TypeReplicaShared, "server_id/3"},
+			{TypeServerIDConflict, "server_id/9001"},
+			{TypeSidecarSilent, "sidecar/prod/d"},
+		}, stale: []bool{false, false, false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Compute(tc.entries, t0, every)
+			if got := findings(v); !slices.Equal(got, tc.want) {
+				t.Errorf("findings %v, want %v\n%+v", got, tc.want, v.Findings)
+			}
+			var stale []bool
+			for _, p := range v.Primaries {
+				stale = append(stale, p.Stale)
+			}
+			if !slices.Equal(stale, tc.stale) {
+				t.Errorf("stale %v, want %v", stale, tc.stale)
+			}
+			// Deterministic: the same entries in another order give the same view.
+			rev := slices.Clone(tc.entries)
+			slices.Reverse(rev)
+			if got := findings(Compute(rev, t0, every)); !slices.Equal(got, findings(v)) {
+				t.Errorf("reversed input: findings %v, want %v", got, findings(v))
+			}
+		})
+	}
+}
+
+func TestSameState(t *testing.T) {
+	lag := 1.5
+	base := *doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaConnected}})
+	moved := base
+	moved.At = t0.Add(time.Second)
+	moved.Stream = Stream{Connected: false, PerSecond: 12, LagSeconds: &lag, Position: Position{File: "b.000002", Pos: 9}}
+	if !SameState(base, moved) {
+		t.Error("a change of time, rate, lag or position is a change of state")
+	}
+	for name, change := range map[string]func(d *Document){
+		"health":    func(d *Document) { d.Health = "critical" },
+		"connected": func(d *Document) { d.Stream.Connected = true },
+		"replica":   func(d *Document) { d.Replicas = []Replica{{Address: "db-3:3306", ServerID: 3, Status: ReplicaZombie}} },
+		"problem":   func(d *Document) { d.Problems = []Problem{{Type: "replica.missing", Subject: "replica/x"}} },
+		"inventory": func(d *Document) { d.Inventory = []InventoryItem{{Address: "x:1"}} },
+		"server_id": func(d *Document) { d.Server.ServerID = 2 },
+	} {
+		d := base
+		d.Replicas = slices.Clone(base.Replicas)
+		change(&d)
+		if SameState(base, d) {
+			t.Errorf("%s: a change not seen", name)
+		}
+	}
+}
