@@ -10,9 +10,9 @@ import (
 )
 
 // This file decodes the few parts of raw binlog events the meter needs. It
-// imports nothing from go-mysql: the adapter runs the syncer in raw mode and
-// hands the bytes here, which costs a fraction of go-mysql's full decoding
-// (see translate_bench_test.go).
+// imports nothing from go-mysql: the adapter reads the dump itself
+// (reader.go) and hands the bytes here, which costs a fraction of go-mysql's
+// full decoding (see translate_bench_test.go).
 
 // headerLen is the v4 event header: timestamp(4) type(1) server_id(4)
 // event_size(4) log_pos(4) flags(2).

@@ -425,10 +425,9 @@ func splitAddr(addr string) (string, uint16) {
 }
 
 // closingDialer dials with a timeout and ties each connection to ctx: when
-// ctx is done the connection is closed, which unblocks any read or
-// handshake in go-mysql at once (its handshake ignores contexts) and makes
-// the KILL that BinlogSyncer.Close sends on a new connection fail fast
-// instead of waiting on a frozen server.
+// ctx is done the connection is closed, which unblocks the dump's read or
+// a handshake in go-mysql at once (its handshake ignores contexts), also
+// on a frozen server.
 func closingDialer(ctx context.Context, timeout time.Duration) client.Dialer {
 	return func(dctx context.Context, network, addr string) (net.Conn, error) {
 		if err := ctx.Err(); err != nil {

@@ -61,8 +61,8 @@ const (
 // dropped and never counted twice; resuming at the last committed position
 // then replays it whole.
 //
-// It is driven by one goroutine at a time: go-mysql's stream goroutine
-// while a session runs, the Source between sessions.
+// It is driven by one goroutine at a time: the Source's, which reads the
+// dump (reader.go) and hands it each event in place.
 type translator struct {
 	meter  *stream.Meter
 	log    zerolog.Logger
