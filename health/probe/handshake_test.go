@@ -14,6 +14,11 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 )
 
+// answerTimeout bounds a probe of a fake server that answers: reached only
+// when the probe is wrong, never by a loaded machine being slow to run the
+// fake server's goroutine.
+const answerTimeout = time.Minute
+
 // fakeServer accepts connections on loopback and lets serve answer each.
 func fakeServer(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
@@ -68,7 +73,13 @@ func TestHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Handshake(context.Background(), tt.addr, 300*time.Millisecond)
+			// Where an answer comes, the timeout must not race it on a
+			// loaded machine; where none comes, it is what ends the wait.
+			timeout := 300 * time.Millisecond
+			if tt.wantOK {
+				timeout = answerTimeout
+			}
+			got := Handshake(context.Background(), tt.addr, timeout)
 			if got.OK != tt.wantOK || got.Version != tt.wantVer {
 				t.Errorf("Handshake: got ok=%v version=%q err=%q, want ok=%v version=%q", got.OK, got.Version, got.Err, tt.wantOK, tt.wantVer)
 			}
@@ -89,7 +100,7 @@ func TestHandshake_completesLogin(t *testing.T) {
 		}
 		c.Write(packet(2, append([]byte{0xff, 0x15, 0x04}, "#28000Access denied"...)))
 	})
-	if res := Handshake(context.Background(), addr, time.Second); !res.OK {
+	if res := Handshake(context.Background(), addr, answerTimeout); !res.OK {
 		t.Fatalf("Handshake: %+v", res)
 	}
 	select {
@@ -97,7 +108,7 @@ func TestHandshake_completesLogin(t *testing.T) {
 		if want := handshakeResponse(probeUser)[4:]; !reflect.DeepEqual(p, want) {
 			t.Errorf("login packet: got %x, want %x", p, want)
 		}
-	case <-time.After(time.Second):
+	case <-time.After(answerTimeout):
 		t.Fatal("no login packet after the greeting")
 	}
 }
@@ -169,13 +180,13 @@ func TestHandshake_hostileGreeting(t *testing.T) {
 	copy(huge[1:], "10.11.19-MariaDB\x00")
 	pkt := packet(0, huge) // built before the measurement
 	addr := fakeServer(t, func(c net.Conn) {
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(answerTimeout))
 		_, _ = c.Write(pkt)
 	})
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	res := Handshake(context.Background(), addr, 5*time.Second)
+	res := Handshake(context.Background(), addr, answerTimeout)
 	runtime.ReadMemStats(&after)
 	if res.OK || !strings.Contains(res.Err, "not a MySQL greeting") {
 		t.Errorf("Handshake: got ok=%v version=%.40q err=%q, want not ok, %q", res.OK, res.Version, res.Err, "not a MySQL greeting")
