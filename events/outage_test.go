@@ -279,6 +279,13 @@ func TestPublisher_SpoolBound(t *testing.T) {
 // a problem every 30 events) and at 100 times that: memory stays bounded,
 // everything waits in the spool, and all of it is delivered, in order,
 // once the bus is back.
+//
+// The bus is a nats-server process, as in production where an outage of
+// that length is of an external NATS (the embedded bus lives and dies
+// with the sidecar). The embedded bus fsyncs each message before its ack
+// (SyncAlways): with it the 37,200 deliveries took 26 s of fsyncs, in a
+// server built with -race inside the test binary, and their duration
+// followed the machine's disk and load.
 func TestPublisher_HourOutage(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -290,8 +297,8 @@ func TestPublisher_HourOutage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const maxPending = events.DefaultMaxPending
-			url, addr := deadURL(t)
-			p := newPublisher(t, events.Options{URLs: []string{url}, Stream: testStream}, testLog(t))
+			srv := testnats.New(t) // down until the outage ends
+			p := newPublisher(t, events.Options{URLs: []string{srv.URL()}, Stream: testStream}, testLog(t))
 			b := events.NewBuilder(testCluster, testInstance)
 			base := heapInuse()
 			n := 372 * tt.scale // 360 stats and 12 problems per hour
@@ -323,12 +330,12 @@ func TestPublisher_HourOutage(t *testing.T) {
 			}
 
 			start := time.Now()
-			srv := startBus(t, addr)
+			srv.Start()
 			waitFor(t, "reconnect", func() bool { return p.Stats().Connected })
 			reconnect := time.Now()
 			waitFor(t, "spool delivered", func() bool { return p.Stats().Pending == 0 })
 			delivered := time.Since(reconnect)
-			checkDelivered(t, readStream(t, srv.ClientURL()), want)
+			checkDelivered(t, readStream(t, srv.URL()), want)
 			t.Logf("%d events during the outage: heap in use %.1f MiB before, %.1f MiB at the end of the outage; spool %.1f MiB; reconnected %s after the bus came back, delivered in %s more",
 				n, float64(base)/(1<<20), float64(heap)/(1<<20), float64(st.SpoolBytes)/(1<<20),
 				reconnect.Sub(start).Round(time.Millisecond), delivered.Round(time.Millisecond))

@@ -25,9 +25,9 @@ const (
 	testCluster  = "prod"
 	testInstance = "db-1"
 	testStream   = "MYSQL_HEALTH"
-	// waitLimit bounds every wait; reached only when a test fails. The
-	// 100x outage delivers 37,200 events with an fsync each: about 37 s on
-	// an idle 2-core machine, over 60 s with -race at a load of 20.
+	// waitLimit bounds every wait; reached only when a test fails, never
+	// by a loaded machine being slow (the longest wait, the 100x outage's
+	// delivery of 37,200 spooled events, takes seconds).
 	waitLimit = 3 * time.Minute
 )
 

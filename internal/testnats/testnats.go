@@ -1,19 +1,26 @@
 package testnats
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// readyTimeout bounds the wait for the server to listen.
-const readyTimeout = 10 * time.Second
+// readyTimeout bounds the wait for the server to be ready; reached only
+// when it cannot start, never by a loaded machine being slow.
+const readyTimeout = time.Minute
+
+// logTailLines is how much of the server's log a failed test shows.
+const logTailLines = 40
 
 // Server is one nats-server process with a fixed port and store directory
 // that survive Kill and Start.
@@ -24,6 +31,12 @@ type Server struct {
 	port int
 	conf string // configuration file, or empty
 	cmd  *exec.Cmd
+	done chan struct{} // closed once cmd exited and was reaped
+	// killing is set while an exit is ours (Kill, the test's end); a
+	// process that exits without it died unexpectedly.
+	killing atomic.Bool
+	// died says how the process ended when it died unexpectedly.
+	died atomic.Pointer[string]
 }
 
 // Require returns the nats-server binary, or skips (fails under CI=1).
@@ -45,12 +58,11 @@ func Require(t testing.TB) string {
 }
 
 // Start runs nats-server -js on a free loopback port with its store in a
-// temporary directory, waits until it listens, and kills it at cleanup.
+// temporary directory, waits until it is ready, and kills it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), port: freePort(t)}
+	s := New(t)
 	s.Start()
-	t.Cleanup(s.Kill)
 	return s
 }
 
@@ -59,13 +71,25 @@ func Start(t testing.TB) *Server {
 // address, JetStream and store still apply.
 func StartConfig(t testing.TB, conf string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), port: freePort(t)}
+	s := New(t)
 	s.conf = filepath.Join(s.dir, "server.conf")
 	if err := os.WriteFile(s.conf, []byte(conf+"\n"), 0o600); err != nil {
 		t.Fatalf("testnats: write config: %v", err)
 	}
 	s.Start()
+	return s
+}
+
+// New is Start without starting: the port and store are chosen, so a
+// client can be pointed at URL() while the bus is still down; Start
+// brings it up. At the test's end the server is killed, and if the test
+// failed or the server died unexpectedly (which fails the test) the tail
+// of its log is printed into the test output.
+func New(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), port: freePort(t)}
 	t.Cleanup(s.Kill)
+	t.Cleanup(s.report) // runs before the Kill above
 	return s
 }
 
@@ -76,33 +100,50 @@ func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port
 func (s *Server) StoreDir() string { return s.dir }
 
 // Start (re)starts the process on the same port and store and waits until
-// it accepts connections.
+// it is ready: its own "Server is ready" line in its log (a connect alone
+// could reach another process that took the port) and a connect.
 func (s *Server) Start() {
 	s.t.Helper()
 	if s.cmd != nil {
 		s.t.Fatal("testnats: already running")
 	}
-	args := []string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir, "-l", filepath.Join(s.dir, "server.log")}
+	args := []string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir, "-l", s.logPath()}
 	if s.conf != "" {
 		args = append([]string{"-c", s.conf}, args...)
 	}
-	s.cmd = exec.Command(s.bin, args...)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(s.bin, args...)
+	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("testnats: start: %v", err)
 	}
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+	s.killing.Store(false)
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		if !s.killing.Load() {
+			how := cmd.ProcessState.String()
+			s.died.Store(&how)
+		}
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	ready := fmt.Sprintf("[%d] ", cmd.Process.Pid)
+	for deadline := time.Now().Add(readyTimeout); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-done:
+			s.t.Fatalf("testnats: nats-server on %s exited while starting (%s); its log ends:\n%s", s.URL(), cmd.ProcessState, s.logTail())
+		default:
+		}
+		if s.logged(ready, "Server is ready") {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
+			if err == nil {
+				c.Close()
+				return
+			}
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
 			s.Kill()
-			s.t.Fatalf("testnats: not listening after %s: %v\n%s", readyTimeout, err, log)
+			s.t.Fatalf("testnats: nats-server on %s not ready after %s; its log ends:\n%s", s.URL(), readyTimeout, s.logTail())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -112,9 +153,51 @@ func (s *Server) Kill() {
 	if s.cmd == nil {
 		return
 	}
+	s.killing.Store(true)
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	_ = s.cmd.Wait()
+	<-s.done
 	s.cmd = nil
+}
+
+// report runs at the test's end, before the server is killed: a server
+// that died unexpectedly fails the test, and for it or any failed test
+// the tail of its log goes into the test output.
+func (s *Server) report() {
+	died := s.died.Load()
+	if died == nil && !s.t.Failed() {
+		return
+	}
+	why := "the test failed"
+	if died != nil {
+		why = "nats-server exited unexpectedly (" + *died + ")"
+		s.t.Errorf("testnats: %s: %s", s.URL(), why)
+	}
+	s.t.Logf("testnats: nats-server on %s: %s; its log (%s) ends:\n%s", s.URL(), why, s.logPath(), s.logTail())
+}
+
+func (s *Server) logPath() string { return filepath.Join(s.dir, "server.log") }
+
+// logged reports whether the log has a line starting with prefix (the
+// process id, which every line carries) that contains msg.
+func (s *Server) logged(prefix, msg string) bool {
+	b, _ := os.ReadFile(s.logPath())
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// logTail returns the last logTailLines lines of the server's log, which
+// holds every run of the process (Kill and Start append to it).
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.logPath())
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	return string(bytes.Join(lines[max(len(lines)-logTailLines, 0):], []byte("\n")))
 }
 
 // freePort asks the kernel for a free loopback port. Another process could
