@@ -69,3 +69,18 @@ func wipe(b []byte) {
 		b[i] = 'x'
 	}
 }
+
+// AuthOptions are the connection options for a credentials file and a CA
+// file (either may be empty), read as the publisher reads them: through
+// regfile, on every connect. For other clients of the same bus (`sidecar
+// fleet`).
+func AuthOptions(credsFile, caFile string) []nats.Option {
+	var out []nats.Option
+	if credsFile != "" {
+		out = append(out, credsOption(credsFile))
+	}
+	if caFile != "" {
+		out = append(out, rootCAsOption(caFile))
+	}
+	return out
+}

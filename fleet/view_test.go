@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -146,5 +147,38 @@ func TestSameState(t *testing.T) {
 		if SameState(base, d) {
 			t.Errorf("%s: a change not seen", name)
 		}
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	lag := 0.25
+	a := doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", Status: ReplicaMissing, Expected: true}, {Address: "db-4:3306", Status: ReplicaConnected}})
+	a.Stream = Stream{Connected: true, PerSecond: 12.5, LagSeconds: &lag}
+	a.Problems = []Problem{{Type: "replica.missing", Subject: "replica/db-3:3306"}}
+	v := Compute([]Entry{entry(a, t0), entry(doc("prod", "b", 2, 9002, nil), t0.Add(-time.Hour))}, t0, 10*time.Second)
+	var b strings.Builder
+	if err := WriteText(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"fleet at 2026-12-04T12:00:00Z: 2 primaries, 1 findings",
+		"prod/a", "12.5 ev/s", "0.2s", "1 connected, 1 missing", "replica.missing replica/db-3:3306",
+		"prod/b (stale)", "down", "?", "none",
+		"fleet.sidecar_silent", "sidecar/prod/b",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	es := []Entry{entry(doc("prod", "a", 1, 1, nil), t0), entry(doc("stage", "a", 1, 1, nil), t0), {Key: "prod.gone", Gone: true}, {Key: "production.x", Gone: true}}
+	got := Filter(es, "prod", "prod")
+	if len(got) != 2 || got[0].Doc.Cluster != "prod" || got[1].Key != "prod.gone" {
+		t.Errorf("filtered %+v", got)
+	}
+	if len(Filter(es, "", "")) != 4 {
+		t.Error("no filter dropped entries")
 	}
 }

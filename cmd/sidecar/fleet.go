@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
+)
+
+const fleetUsage = `usage: sidecar fleet [--once] [--format text|json] [--cluster NAME]
+
+Connects to the bus named by SIDECAR_NATS_URL (embedded: the embedded server at
+SIDECAR_NATS_EMBEDDED_ADDR; several URLs for a cluster), with SIDECAR_NATS_CREDS and
+SIDECAR_NATS_TLS_CA, reads every sidecar's status from the key-value bucket
+SIDECAR_NATS_KV_BUCKET and shows the fleet: one line per primary (health, stream
+rate, lag, replicas by status, active problems) and the findings across primaries
+(fleet.replica_misdirected, fleet.replica_shared, fleet.sidecar_silent,
+fleet.server_id_conflict). A status not updated for 3 periods of
+SIDECAR_NATS_KV_EVERY is stale.
+
+  --once           print the fleet once and exit (default: a live view that
+                   redraws on every change, with the latest events under it)
+  --format F       text (default) or json (with --once)
+  --cluster NAME   only the primaries of cluster NAME
+
+Exit 0; 2 on a bad flag or when the bus cannot be reached.
+`
+
+// fleetConnectTimeout bounds the first connect and each read of --once.
+const fleetConnectTimeout = 10 * time.Second
+
+// fleetFeedLines is how many recent events the live view shows.
+const fleetFeedLines = 10
+
+type fleetFlags struct {
+	once           bool
+	format         string
+	cluster        string
+	bucket, prefix string
+	every          time.Duration
+}
+
+// fleetCommand implements `sidecar fleet`.
+func fleetCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	f, nc, err := fleetSetup(args, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
+		return exitConfig
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
+		return exitConfig
+	}
+	if f.once {
+		return fleetOnce(ctx, js, f, stdout, stderr)
+	}
+	return fleetLive(ctx, nc, js, f, stdout, stderr)
+}
+
+// fleetSetup parses the flags and the bus variables and connects.
+func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
+	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f fleetFlags
+	fs.BoolVar(&f.once, "once", false, "")
+	fs.StringVar(&f.format, "format", "text", "")
+	fs.StringVar(&f.cluster, "cluster", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (f.format != "text" && f.format != "json") {
+		return f, nil, fmt.Errorf("bad arguments %q\n%s", args, fleetUsage)
+	}
+	cfg, err := loadConfig(environ)
+	var cerr *ConfigError
+	if err != nil && (!errors.As(err, &cerr) || hasProblem(cerr, envPrefix+"NATS_")) {
+		return f, nil, err
+	}
+	if cfg.NATS.KVBucket == "" {
+		return f, nil, errors.New("SIDECAR_NATS_KV_BUCKET is empty: there is no fleet status to read")
+	}
+	f.bucket, f.prefix, f.every = cfg.NATS.KVBucket, cfg.NATS.SubjectPrefix, cfg.NATS.KVEvery
+	var urls []string
+	switch cfg.NATS.URL {
+	case NATSNone:
+		return f, nil, errors.New("SIDECAR_NATS_URL=none: there is no bus to read the fleet from")
+	case NATSEmbedded:
+		urls = []string{"nats://" + cfg.NATS.EmbeddedAddr}
+	default:
+		urls = cfg.NATSURLs()
+	}
+	opts := append([]nats.Option{
+		nats.Name("binlog-sidecar fleet"), nats.Timeout(fleetConnectTimeout),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+	}, events.AuthOptions(cfg.NATS.Creds, cfg.NATS.TLSCA)...)
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	if err != nil {
+		return f, nil, fmt.Errorf("connect to %s: %w", events.RedactURLs(strings.Join(urls, ",")), err)
+	}
+	return f, nc, nil
+}
+
+// fleetOnce reads the bucket once and prints the view.
+func fleetOnce(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
+	defer cancel()
+	var entries []fleet.Entry
+	b, err := js.KeyValue(ctx, f.bucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		// No sidecar has written yet: an empty fleet.
+	case err != nil:
+		fmt.Fprintf(stderr, "sidecar fleet: bucket %s: %v\n", f.bucket, err)
+		return exitConfig
+	default:
+		var bad int
+		if entries, bad, err = kv.Read(ctx, b); err != nil {
+			fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
+			return exitConfig
+		}
+		if bad > 0 {
+			fmt.Fprintf(stderr, "sidecar fleet: %d values in bucket %s are not status documents; left out\n", bad, f.bucket)
+		}
+	}
+	v := fleet.Compute(fleet.Filter(entries, f.cluster, events.Token(f.cluster)), time.Now(), f.every)
+	if err := writeView(stdout, v, f.format); err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
+		return exitFatal
+	}
+	return exitOK
+}
+
+func writeView(w io.Writer, v fleet.View, format string) error {
+	if format == "text" {
+		return fleet.WriteText(w, v)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// fleetLive redraws the view on every change of the bucket and every
+// second (staleness moves with the clock), with the latest events (all
+// but stream.stats) under it, until ctx ends. The connection reconnects
+// on its own and the watcher resumes, so the view outlives a server's loss.
+func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
+	var b jetstream.KeyValue
+	for {
+		bctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
+		var err error
+		b, err = js.KeyValue(bctx, f.bucket)
+		cancel()
+		if err == nil {
+			break
+		}
+		fmt.Fprintf(stdout, "\x1b[H\x1b[2Jwaiting for bucket %s: %v\n", f.bucket, err)
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(time.Second):
+		}
+	}
+	w, err := b.WatchAll(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: watch bucket %s: %v\n", f.bucket, err)
+		return exitConfig
+	}
+	defer w.Stop()
+	feed := make(chan *nats.Msg, 256)
+	sub, err := nc.ChanSubscribe(f.prefix+".>", feed)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: subscribe %s.>: %v\n", f.prefix, err)
+		return exitConfig
+	}
+	defer sub.Unsubscribe()
+
+	st := kv.NewState()
+	var lines []string
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case e, ok := <-w.Updates():
+			if !ok {
+				fmt.Fprintf(stderr, "sidecar fleet: the watcher of bucket %s stopped\n", f.bucket)
+				return exitFatal
+			}
+			if e != nil {
+				st.Apply(e)
+			}
+		case m := <-feed:
+			if line, ok := feedLine(m.Data); ok {
+				lines = append(lines, line)
+				if len(lines) > fleetFeedLines {
+					lines = lines[len(lines)-fleetFeedLines:]
+				}
+			}
+			continue // the next change or tick redraws
+		case <-tick.C:
+		}
+		var out strings.Builder
+		out.WriteString("\x1b[H\x1b[2J")
+		v := fleet.Compute(fleet.Filter(st.Entries(), f.cluster, events.Token(f.cluster)), time.Now(), f.every)
+		_ = fleet.WriteText(&out, v)
+		fmt.Fprintf(&out, "\nevents (latest %d, stream.stats left out):\n", fleetFeedLines)
+		for _, l := range lines {
+			out.WriteString("  " + l + "\n")
+		}
+		if !nc.IsConnected() {
+			out.WriteString("\n(bus disconnected, reconnecting)\n")
+		}
+		io.WriteString(stdout, out.String())
+	}
+}
+
+// feedLine is one event as the live view lists it; stream.stats and what
+// is not an event are left out.
+func feedLine(data []byte) (string, bool) {
+	var e struct {
+		Type string    `json:"type"`
+		Time time.Time `json:"time"`
+		Data struct {
+			Cluster  string `json:"cluster"`
+			Instance string `json:"instance"`
+			State    string `json:"state"`
+			Summary  string `json:"summary"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Type == "" {
+		return "", false
+	}
+	typ := strings.TrimPrefix(e.Type, events.TypePrefix)
+	if typ == events.TypeStreamStats {
+		return "", false
+	}
+	line := fmt.Sprintf("%s %s/%s %s", e.Time.UTC().Format("15:04:05"), e.Data.Cluster, e.Data.Instance, typ)
+	if e.Data.State != "" {
+		line += " " + e.Data.State
+	}
+	if e.Data.Summary != "" {
+		line += ": " + e.Data.Summary
+	}
+	return line, true
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
+)
+
+func TestFleetCommand_BadArguments(t *testing.T) {
+	for _, args := range [][]string{{"--format", "xml"}, {"extra"}, {"--nope"}} {
+		var out, errb strings.Builder
+		if code := mainCode(append([]string{"fleet"}, args...), []string{"SIDECAR_NATS_URL=none"}, &out, &errb); code != exitConfig {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	for env, want := range map[string]string{
+		"SIDECAR_NATS_URL=none":               "SIDECAR_NATS_URL=none",
+		"SIDECAR_NATS_KV_BUCKET=":             "SIDECAR_NATS_KV_BUCKET is empty",
+		"SIDECAR_NATS_URL=nats://127.0.0.1:1": "connect to nats://127.0.0.1:1",
+		"SIDECAR_NATS_KV_BUCKET=a.b":          "SIDECAR_NATS_KV_BUCKET",
+	} {
+		var out, errb strings.Builder
+		code := mainCode([]string{"fleet", "--once"}, []string{env, "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, &errb)
+		if code != exitConfig || !strings.Contains(errb.String(), want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", env, code, errb.String(), want)
+		}
+	}
+}
+
+// `sidecar fleet --once` as an anonymous client of the embedded server:
+// two primaries' documents put by the sidecars' authenticated connection,
+// one replica expected by a and connected to b: both formats show both
+// primaries and the misdirected replica; --cluster filters.
+func TestFleetCommand_OnceOnEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded nats server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	user, password := e.Credentials()
+	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer side.Close()
+	js, _ := jetstream.New(side)
+	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, d := range []fleet.Document{
+		{Cluster: "prod", Instance: "a", At: now, Health: "degraded", Server: fleet.Server{ServerID: 1}, SidecarServerID: 4000000001,
+			Replicas:  []fleet.Replica{{Address: "db-3:3306", Status: fleet.ReplicaMissing, Expected: true}},
+			Inventory: []fleet.InventoryItem{{Address: "db-3:3306", IPs: []string{"10.0.0.3"}}}},
+		{Cluster: "prod", Instance: "b", At: now, Health: "ok", Server: fleet.Server{ServerID: 2}, SidecarServerID: 4000000002,
+			Replicas: []fleet.Replica{{Address: "10.0.0.3:3306", ServerID: 3, Status: fleet.ReplicaConnected}}},
+		{Cluster: "stage", Instance: "c", At: now, Health: "ok", Server: fleet.Server{ServerID: 5}, SidecarServerID: 4000000005},
+	} {
+		body, _ := json.Marshal(d)
+		if _, err := b.Put(ctx, kv.Key(d.Cluster, d.Instance), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}
+
+	var out, errb strings.Builder
+	if code := mainCode([]string{"fleet", "--once", "--format", "json"}, env, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var v fleet.View
+	if err := json.Unmarshal([]byte(out.String()), &v); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(v.Primaries) != 3 || len(v.Findings) != 1 || v.Findings[0].Type != fleet.TypeReplicaMisdirected ||
+		strings.Join(v.Findings[0].Evidence.ConnectedTo, ",") != "prod/b" {
+		t.Errorf("view %+v", v)
+	}
+	if !strings.Contains(out.String(), `"stale": false`) {
+		t.Errorf("no stale field in\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := mainCode([]string{"fleet", "--once", "--cluster", "stage"}, env, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "1 primaries, 0 findings") || !strings.Contains(out.String(), "stage/c") || strings.Contains(out.String(), "prod/") {
+		t.Errorf("--cluster stage:\n%s", out.String())
+	}
+	out.Reset()
+	if code := mainCode([]string{"fleet", "--once"}, env, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"prod/a", "degraded", "1 missing", "fleet.replica_misdirected", "replica/db-3:3306"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	t.Logf("sidecar fleet --once:\n%s", out.String())
+}
+
+// syncBuffer is a strings.Builder safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The live view redraws on a change of the bucket and lists events (not
+// stream.stats) under the primaries; it ends with exit 0 when ctx ends.
+func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded nats server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	user, password := e.Credentials()
+	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer side.Close()
+	js, _ := jetstream.New(side)
+	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(health string) {
+		body, _ := json.Marshal(fleet.Document{Cluster: "prod", Instance: "a", At: time.Now(), Health: health})
+		if _, err := b.Put(ctx, "prod.a", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("ok")
+
+	lctx, stop := context.WithCancel(ctx)
+	var out syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- fleetCommand(lctx, nil, []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
+	}()
+	waitOutput := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), want); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the live view:\n%s", want, out.String())
+			}
+		}
+	}
+	waitOutput("prod/a")
+	put("critical")
+	waitOutput("critical")
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "replica.missing firing: db-9 is gone"); time.Sleep(100 * time.Millisecond) {
+		side.Publish("mysql.health.prod.a.stream.stats", []byte(`{"type":"binlog_sidecar.stream.stats","data":{"summary":"stats-line"}}`))
+		side.Publish("mysql.health.prod.a.replica.missing", []byte(`{"type":"binlog_sidecar.replica.missing","data":{"cluster":"prod","instance":"a","state":"firing","summary":"db-9 is gone"}}`))
+		if time.Now().After(deadline) {
+			t.Fatalf("no event in the live view:\n%s", out.String())
+		}
+	}
+	if strings.Contains(out.String(), "stats-line") {
+		t.Error("stream.stats listed in the feed")
+	}
+	stop()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d, want 0", code)
+	}
+}
