@@ -397,25 +397,6 @@ func TestDumpStateClass(t *testing.T) {
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	tests := []struct {
-		give string
-		want [3]int
-	}{
-		{"10.11.19-MariaDB-0+deb12u1", [3]int{10, 11, 19}},
-		{"5.5.5-10.6.12-MariaDB", [3]int{10, 6, 12}},
-		{"8.0.36", [3]int{8, 0, 36}},
-		{"8.4.2-log", [3]int{8, 4, 2}},
-		{"9.1", [3]int{9, 1, 0}},
-		{"", [3]int{}},
-	}
-	for _, tt := range tests {
-		if got := ParseVersion(tt.give); got != tt.want {
-			t.Errorf("ParseVersion(%q) = %v, want %v", tt.give, got, tt.want)
-		}
-	}
-}
-
 // A replica that never answered a handshake since the sidecar started and
 // does not even accept TCP may only be firewalled from this host: the
 // zombie fires (the contract says so), says so in its remediation, and is

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // TypeCheckUnavailable is the problem of a check that cannot run, so that
@@ -136,7 +138,7 @@ func (e *eval) semiSyncPlugin() {
 	}
 	const check = TypeSemiSyncDegraded
 	plugin, lib := "rpl_semi_sync_master", "semisync_master"
-	if VersionAtLeast(e.o.Server.Version, [3]int{8, 0, 26}) {
+	if mysqlserver.VersionAtLeast(e.o.Server.Version, mysqlserver.MySQL8026) {
 		plugin, lib = "rpl_semi_sync_source", "semisync_source"
 	}
 	e.checks[check] = Check{State: CheckUnavailable, Reason: "no semi-sync variables on this server (plugin not loaded)"}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // Flavor is the server family; it decides defaults and variable names.
@@ -16,8 +17,8 @@ type Flavor string
 // depends on it either cover both or ask for an explicit setting.
 const (
 	FlavorUnknown Flavor = ""
-	FlavorMySQL   Flavor = "mysql"
-	FlavorMariaDB Flavor = "mariadb"
+	FlavorMySQL   Flavor = mysqlserver.FlavorMySQL
+	FlavorMariaDB Flavor = mysqlserver.FlavorMariaDB
 )
 
 // Server is one server of the topology: an option file, or the values a live
@@ -76,10 +77,7 @@ func LiveServer(name, addr string, vars map[string]string) Server {
 		f.Options = append(f.Options, o)
 	}
 	version := vars["version"]
-	flavor := FlavorMySQL
-	if strings.Contains(strings.ToLower(version+" "+vars["version_comment"]), "mariadb") {
-		flavor = FlavorMariaDB
-	}
+	flavor := Flavor(mysqlserver.Flavor(version, vars["version_comment"]))
 	return Server{Name: name, File: f, Flavor: flavor, Version: version, Live: true, Addr: addr}
 }
 
@@ -115,15 +113,10 @@ func majorMinor(s string) string {
 	return parts[0] + "." + minor
 }
 
-// versionAtLeast compares a "major.minor" version with want.
+// versionAtLeast compares a "major.minor" version with want; a string
+// that is no version is never at least anything.
 func versionAtLeast(v string, major, minor int) bool {
-	a, b, _ := strings.Cut(majorMinor(v), ".")
-	ma, err1 := strconv.Atoi(a)
-	mi, err2 := strconv.Atoi(b)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
+	return majorMinor(v) != "" && mysqlserver.VersionAtLeast(v, mysqlserver.Version{major, minor, 0})
 }
 
 // view is a server as a server of one version reads it: the base groups

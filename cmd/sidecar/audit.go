@@ -102,12 +102,13 @@ func runAudit(ctx context.Context, environ []string) (Audit, error) {
 	if err != nil && (!errors.As(err, &cerr) || hasProblem(cerr, envPrefix+"MYSQL_")) {
 		return Audit{}, err
 	}
-	vars, tlsCfg, err := readGlobalVariables(ctx, cfg)
+	vars, err := readGlobalVariables(ctx, cfg)
 	if err != nil {
 		return Audit{}, err
 	}
+	tlsCfg, _ := cfg.MySQLTLS() // readGlobalVariables has checked it
 	p := probe.New(probe.Config{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
-		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg}, zerolog.Nop())
+		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"}, zerolog.Nop())
 	defer p.Close()
 	obs := p.Observe(ctx)
 	if r := obs.Read(health.ReadVariables); !r.OK() {

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
-
-	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/result"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
@@ -191,7 +188,7 @@ func validateInput(ctx context.Context, a validateArgs, environ []string) (valid
 		in.Sidecar.ServerID, in.Sidecar.ServerIDFrom = uint32(a.sidecarID), "--sidecar-server-id"
 	}
 	if a.live {
-		vars, _, err := readGlobalVariables(ctx, cfg)
+		vars, err := readGlobalVariables(ctx, cfg)
 		if err != nil {
 			return in, fmt.Errorf("--live: %w", err)
 		}
@@ -218,55 +215,39 @@ func envSet(environ []string, key string) bool {
 	return false
 }
 
-// readGlobalVariables connects as the sidecar and reads every global
-// variable, names in lower case. It returns the TLS configuration that
-// worked: TLS "preferred" falls back to plain text when the server offers
-// no TLS, as the mode's name promises.
-func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, *tls.Config, error) {
+// readGlobalVariables connects as the sidecar (TLS "preferred" falls back
+// to plain text when the server offers no TLS, as the mode's name promises)
+// and reads every global variable, names in lower case.
+func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
 	defer cancel()
 	tlsCfg, err := cfg.MySQLTLS()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	conn, err := connectMySQL(ctx, cfg, tlsCfg)
-	if mytls.Preferred(err, tlsCfg, cfg.MySQL.TLSMode == "preferred") {
-		tlsCfg = nil
-		conn, err = connectMySQL(ctx, cfg, nil)
-	}
+	dl, _ := ctx.Deadline()
+	c, err := mytls.Connect(ctx, mytls.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"}, dl)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s as %s: %w", cfg.MySQL.Addr, cfg.MySQL.User, err)
+		return nil, err
 	}
-	defer conn.Quit()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	res, err := conn.Execute(sqlGlobalVariables)
+	defer c.Quit()
+	res, err := c.Execute(sqlGlobalVariables)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read variables: %w", err)
+		return nil, fmt.Errorf("read variables: %w", err)
 	}
-	// go-mysql's strings alias the result's pooled buffer, which Close
-	// hands back for reuse: copy every string that outlives the result
-	// (strings.ToLower returns its argument when it is already lower case).
-	defer res.Close()
-	vars := make(map[string]string, len(res.Values))
-	for i := range res.Values {
-		name, _ := res.GetString(i, 0)
-		value, _ := res.GetString(i, 1)
-		vars[strings.Clone(strings.ToLower(name))] = strings.Clone(value)
+	_, rows := result.Strings(res)
+	res.Close()
+	vars := make(map[string]string, len(rows))
+	for _, r := range rows {
+		if len(r) < 2 || r[0] == nil {
+			continue
+		}
+		value := ""
+		if r[1] != nil {
+			value = *r[1]
+		}
+		vars[strings.ToLower(*r[0])] = value
 	}
-	return vars, tlsCfg, nil
-}
-
-func connectMySQL(ctx context.Context, cfg Config, tlsCfg *tls.Config) (*client.Conn, error) {
-	network := "tcp"
-	if strings.HasPrefix(cfg.MySQL.Addr, "/") {
-		network = "unix"
-	}
-	var opts []client.Option
-	if tlsCfg != nil {
-		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tlsCfg); return nil })
-	}
-	var d net.Dialer
-	return client.ConnectWithDialer(ctx, network, cfg.MySQL.Addr, cfg.MySQL.User, cfg.MySQL.Password, "", d.DialContext, opts...)
+	return vars, nil
 }

@@ -5,18 +5,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/result"
 )
 
 // DefaultReadTimeout bounds each read (and the connect) of a poll.
@@ -49,7 +49,7 @@ type Probe struct {
 	exec func(ctx context.Context, sql string) (Rowset, error)
 
 	mu     sync.Mutex // one poll or kill at a time; guards the fields below
-	conn   *client.Conn
+	conn   *mytls.Conn
 	server health.Server // last known identity, decides the statements
 	known  bool
 	ps     bool
@@ -159,7 +159,7 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, mapRows func(Rowset) (any, error)) (any, bool) {
 	res := health.ReadResult{At: time.Now()}
 	defer func() { o.Reads[r] = res }()
-	cands := candidates(r, p.server.Flavor, health.ParseVersion(p.server.Version), p.ps)
+	cands := candidates(r, p.server.Flavor, mysqlserver.ParseVersion(p.server.Version), p.ps)
 	if r != health.ReadVariables && !p.known {
 		res.Err, res.Skipped = "server flavor and version unknown (variables not read)", true
 		return nil, false
@@ -257,7 +257,7 @@ func (p *Probe) Kill(ctx context.Context, threadID uint64) error {
 	var myErr *gomysql.MyError
 	if errors.As(err, &myErr) && privilegeErrors[myErr.Code] {
 		priv := "CONNECTION ADMIN"
-		if p.server.Flavor == health.FlavorMySQL {
+		if p.server.Flavor == mysqlserver.FlavorMySQL {
 			priv = "CONNECTION_ADMIN or SUPER"
 		}
 		return fmt.Errorf("kill %d: missing privilege %s: %w", threadID, missingPrivilege(myErr, priv), err)
@@ -311,31 +311,10 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := net.Dialer{Deadline: deadline}
-		c, err := d.DialContext(ctx, network, addr)
-		if err == nil {
-			err = c.SetDeadline(deadline) // bounds the MySQL handshake too
-		}
-		return c, err
-	}
-	network := "tcp"
-	if strings.HasPrefix(p.cfg.Addr, "/") {
-		network = "unix"
-	}
-	connect := func(tlsCfg *tls.Config) (*client.Conn, error) {
-		var opts []client.Option
-		if tlsCfg != nil {
-			opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tlsCfg); return nil })
-		}
-		return client.ConnectWithDialer(ctx, network, p.cfg.Addr, p.cfg.User, p.cfg.Password, "", dial, opts...)
-	}
-	c, err := connect(p.cfg.TLS)
-	if mytls.Preferred(err, p.cfg.TLS, p.cfg.TLSPreferred) {
-		c, err = connect(nil)
-	}
+	c, err := mytls.Connect(ctx, mytls.Target{Addr: p.cfg.Addr, User: p.cfg.User, Password: p.cfg.Password,
+		TLS: p.cfg.TLS, TLSPreferred: p.cfg.TLSPreferred}, deadline)
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", p.cfg.Addr, err)
+		return err
 	}
 	p.conn = c
 	p.unsupported = map[string]string{} // grants or settings may have changed
@@ -390,23 +369,6 @@ func (p *Probe) drop() {
 
 // toRowset copies a result into a Rowset.
 func toRowset(res *gomysql.Result) Rowset {
-	if res == nil || res.Resultset == nil {
-		return Rowset{}
-	}
-	rs := Rowset{Columns: make([]string, len(res.Fields)), Rows: make([][]*string, len(res.Values))}
-	for j, f := range res.Fields {
-		rs.Columns[j] = string(f.Name)
-	}
-	for i, vals := range res.Values {
-		rs.Rows[i] = make([]*string, len(vals))
-		for j := range vals {
-			if vals[j].Type == gomysql.FieldValueTypeNull {
-				continue
-			}
-			s, _ := res.GetString(i, j)
-			s = strings.Clone(s)
-			rs.Rows[i][j] = &s
-		}
-	}
-	return rs
+	cols, rows := result.Strings(res)
+	return Rowset{Columns: cols, Rows: rows}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 func newProbe(t *testing.T, s *testdb.Server, user, password string) *Probe {
@@ -35,7 +36,7 @@ func TestProbe_Observe_live(t *testing.T) {
 		}
 	}
 	got := []any{failed, o.Server.Flavor, o.Server.ServerID, len(o.DumpThreads), o.Replicas, o.Binlog.File != "", o.SemiSync.Available}
-	want := []any{map[health.Read]string{}, health.FlavorMariaDB, p.ServerID, 1,
+	want := []any{map[health.Read]string{}, mysqlserver.FlavorMariaDB, p.ServerID, 1,
 		[]health.Registration{{ServerID: r.ServerID, Host: "localhost", Port: 3307, SourceID: p.ServerID}}, true, true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("observation:\n got %v\nwant %v", got, want)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // Rowset is a result set as text: column names and rows, nil for NULL.
@@ -180,13 +181,9 @@ func server(vars map[string]string, flavor string) health.Server {
 	s := health.Server{Version: vars["version"], ServerUUID: vars["server_uuid"]}
 	id, _ := strconv.ParseUint(vars["server_id"], 10, 32)
 	s.ServerID = uint32(id)
-	switch {
-	case flavor == health.FlavorMySQL || flavor == health.FlavorMariaDB:
+	s.Flavor = mysqlserver.Flavor(vars["version"], vars["version_comment"])
+	if flavor == mysqlserver.FlavorMySQL || flavor == mysqlserver.FlavorMariaDB {
 		s.Flavor = flavor
-	case strings.Contains(strings.ToLower(vars["version"]+" "+vars["version_comment"]), "mariadb"):
-		s.Flavor = health.FlavorMariaDB
-	default:
-		s.Flavor = health.FlavorMySQL
 	}
 	return s
 }

@@ -1,9 +1,8 @@
 package probe
 
 import (
-	"slices"
-
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // The SQL of every read, per flavor and version (replication-signals.md
@@ -71,7 +70,7 @@ const (
 )
 
 // version is major, minor, patch.
-type version = [3]int
+type version = mysqlserver.Version
 
 // statement is one way to perform a read on some servers. For each read
 // the first statement whose flavor, version range and performance_schema
@@ -93,17 +92,17 @@ type statement struct {
 }
 
 var (
-	mysql8022 = version{8, 0, 22}
-	mysql820  = version{8, 2, 0}
-	mysql840  = version{8, 4, 0}
-	maria1052 = version{10, 5, 2}
-	maria1059 = version{10, 5, 9}
-	maria1051 = version{10, 5, 1}
+	mysql8022 = mysqlserver.MySQL8022
+	mysql820  = mysqlserver.MySQL820
+	mysql840  = mysqlserver.MySQL840
+	maria1052 = mysqlserver.MariaDB1052
+	maria1059 = mysqlserver.MariaDB1059
+	maria1051 = mysqlserver.MariaDB1051
 )
 
 const (
-	mysql   = health.FlavorMySQL
-	mariadb = health.FlavorMariaDB
+	mysql   = mysqlserver.FlavorMySQL
+	mariadb = mysqlserver.FlavorMariaDB
 )
 
 var statements = []statement{
@@ -142,7 +141,7 @@ func candidates(read health.Read, flavor string, v version, ps bool) []statement
 		if s.read != read || s.flavor != "" && s.flavor != flavor || s.ps && !ps {
 			continue
 		}
-		if s.min != (version{}) && slices.Compare(v[:], s.min[:]) < 0 || s.max != (version{}) && slices.Compare(v[:], s.max[:]) >= 0 {
+		if !s.min.IsZero() && !v.AtLeast(s.min) || !s.max.IsZero() && v.AtLeast(s.max) {
 			continue
 		}
 		out = append(out, s)
