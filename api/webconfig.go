@@ -33,13 +33,17 @@ func ValidateWebConfig(path string) error {
 		return err
 	}
 	// The toolkit reads these without a bound: refuse a pipe or a device
-	// before it would hang on one.
-	for key, f := range map[string]string{"cert_file": doc.TLS.CertFile, "key_file": doc.TLS.KeyFile, "client_ca_file": doc.TLS.ClientCAFile} {
-		if f == "" {
+	// before it would hang on one. In a fixed order (a map's varies), so
+	// that the same file always gets the same error.
+	files := []struct{ key, path string }{
+		{"cert_file", doc.TLS.CertFile}, {"key_file", doc.TLS.KeyFile}, {"client_ca_file", doc.TLS.ClientCAFile},
+	}
+	for _, f := range files {
+		if f.path == "" {
 			continue
 		}
-		if _, err := readRegular(f); err != nil {
-			return fmt.Errorf("%q: %s: %w", path, key, err)
+		if _, err := readRegular(f.path); err != nil {
+			return fmt.Errorf("%q: %s: %w", path, f.key, err)
 		}
 	}
 	if err := web.Validate(path); err != nil {
