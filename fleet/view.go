@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"slices"
@@ -309,4 +311,12 @@ func conflicts(docs []Document) []Finding {
 func uniq(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// ProblemID is the finding's stable problem id: the same type and subject
+// give the same id in every `sidecar fleet --publish`, so that several of
+// them agree on which problem a transition belongs to.
+func (f Finding) ProblemID() string {
+	sum := sha256.Sum256([]byte(f.Type + "\x00" + f.Subject))
+	return "fleet-" + hex.EncodeToString(sum[:8])
 }

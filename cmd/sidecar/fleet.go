@@ -18,7 +18,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 )
 
-const fleetUsage = `usage: sidecar fleet [--once] [--format text|json] [--cluster NAME]
+const fleetUsage = `usage: sidecar fleet [--once] [--format text|json] [--cluster NAME] [--publish]
 
 Connects to the bus named by SIDECAR_NATS_URL (embedded: the embedded server at
 SIDECAR_NATS_EMBEDDED_ADDR; several URLs for a cluster), with SIDECAR_NATS_CREDS and
@@ -33,6 +33,12 @@ SIDECAR_NATS_KV_EVERY is stale.
                    redraws on every change, with the latest events under it)
   --format F       text (default) or json (with --once)
   --cluster NAME   only the primaries of cluster NAME
+  --publish        run as a daemon that publishes the findings as problem events
+                   (firing, resolved) on <SIDECAR_NATS_SUBJECT_PREFIX>.fleet.<type>;
+                   several may run, each transition is stored once. Needs a
+                   connection that may publish and write the bucket
+                   <SIDECAR_NATS_KV_BUCKET>_PROBLEMS (not the embedded server's
+                   anonymous one)
 
 Exit 0; 2 on a bad flag or when the bus cannot be reached.
 `
@@ -44,7 +50,7 @@ const fleetConnectTimeout = 10 * time.Second
 const fleetFeedLines = 10
 
 type fleetFlags struct {
-	once           bool
+	once, publish  bool
 	format         string
 	cluster        string
 	bucket, prefix string
@@ -64,8 +70,11 @@ func fleetCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
 		return exitConfig
 	}
-	if f.once {
+	switch {
+	case f.once:
 		return fleetOnce(ctx, js, f, stdout, stderr)
+	case f.publish:
+		return fleetPublish(ctx, nc, js, f, stdout, stderr)
 	}
 	return fleetLive(ctx, nc, js, f, stdout, stderr)
 }
@@ -78,7 +87,8 @@ func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
 	fs.BoolVar(&f.once, "once", false, "")
 	fs.StringVar(&f.format, "format", "text", "")
 	fs.StringVar(&f.cluster, "cluster", "", "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (f.format != "text" && f.format != "json") {
+	fs.BoolVar(&f.publish, "publish", false, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (f.format != "text" && f.format != "json") || (f.once && f.publish) {
 		return f, nil, fmt.Errorf("bad arguments %q\n%s", args, fleetUsage)
 	}
 	cfg, err := loadConfig(environ)
@@ -156,6 +166,86 @@ func writeView(w io.Writer, v fleet.View, format string) error {
 // but stream.stats) under it, until ctx ends. The connection reconnects
 // on its own and the watcher resumes, so the view outlives a server's loss.
 func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
+	feed := make(chan *nats.Msg, 256)
+	sub, err := nc.ChanSubscribe(f.prefix+".>", feed)
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar fleet: subscribe %s.>: %v\n", f.prefix, err)
+		return exitConfig
+	}
+	defer sub.Unsubscribe()
+	var lines []string
+	return watchFleet(ctx, js, f, stdout, stderr, feed, func(m *nats.Msg) {
+		if line, ok := feedLine(m.Data); ok {
+			lines = append(lines, line)
+			if len(lines) > fleetFeedLines {
+				lines = lines[len(lines)-fleetFeedLines:]
+			}
+		}
+	}, func(v fleet.View) {
+		var out strings.Builder
+		out.WriteString("\x1b[H\x1b[2J")
+		_ = fleet.WriteText(&out, v)
+		fmt.Fprintf(&out, "\nevents (latest %d, stream.stats left out):\n", fleetFeedLines)
+		for _, l := range lines {
+			out.WriteString("  " + l + "\n")
+		}
+		if !nc.IsConnected() {
+			out.WriteString("\n(bus disconnected, reconnecting)\n")
+		}
+		io.WriteString(stdout, out.String())
+	})
+}
+
+// fleetPublish publishes the findings' transitions, one line each on
+// stdout, until ctx ends. A transition that fails (the bus is away) is
+// tried again at the next second.
+func fleetPublish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
+	var a *kv.Announcer
+	var lastErr string
+	return watchFleet(ctx, js, f, stdout, stderr, nil, nil, func(v fleet.View) {
+		if a == nil {
+			rctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
+			defer cancel()
+			records, err := kv.OpenProblems(rctx, js, f.bucket)
+			if err == nil {
+				b := events.NewBuilder("fleet", nc.Opts.Name)
+				a = &kv.Announcer{JS: js, Records: records, Builder: b, Prefix: f.prefix}
+				err = a.Load(rctx)
+			}
+			if err != nil {
+				a = nil
+				if err.Error() != lastErr {
+					fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
+					lastErr = err.Error()
+				}
+				return
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
+		defer cancel()
+		sent, err := a.Sync(sctx, v.Findings)
+		for _, t := range sent {
+			dup := ""
+			if t.Duplicate {
+				dup = " (already published by another)"
+			}
+			fmt.Fprintf(stdout, "%s %s %s %s%s\n", time.Now().UTC().Format(time.RFC3339), t.Finding.Type, t.State, t.Finding.Subject, dup)
+		}
+		if err != nil && err.Error() != lastErr {
+			fmt.Fprintf(stderr, "sidecar fleet: %v (retrying)\n", err)
+		}
+		lastErr = ""
+		if err != nil {
+			lastErr = err.Error()
+		}
+	})
+}
+
+// watchFleet watches the bucket and calls show with the view after each
+// change and every second, and onFeed with each message of feed (nil:
+// none), until ctx ends.
+func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer,
+	feed <-chan *nats.Msg, onFeed func(*nats.Msg), show func(fleet.View)) int {
 	var b jetstream.KeyValue
 	for {
 		bctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
@@ -165,7 +255,7 @@ func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fle
 		if err == nil {
 			break
 		}
-		fmt.Fprintf(stdout, "\x1b[H\x1b[2Jwaiting for bucket %s: %v\n", f.bucket, err)
+		fmt.Fprintf(stderr, "sidecar fleet: waiting for bucket %s: %v\n", f.bucket, err)
 		select {
 		case <-ctx.Done():
 			return exitOK
@@ -178,16 +268,8 @@ func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fle
 		return exitConfig
 	}
 	defer w.Stop()
-	feed := make(chan *nats.Msg, 256)
-	sub, err := nc.ChanSubscribe(f.prefix+".>", feed)
-	if err != nil {
-		fmt.Fprintf(stderr, "sidecar fleet: subscribe %s.>: %v\n", f.prefix, err)
-		return exitConfig
-	}
-	defer sub.Unsubscribe()
-
 	st := kv.NewState()
-	var lines []string
+	loaded := false // no view before the bucket's initial values are all in
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -199,31 +281,20 @@ func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fle
 				fmt.Fprintf(stderr, "sidecar fleet: the watcher of bucket %s stopped\n", f.bucket)
 				return exitFatal
 			}
-			if e != nil {
+			if e == nil {
+				loaded = true
+			} else {
 				st.Apply(e)
 			}
 		case m := <-feed:
-			if line, ok := feedLine(m.Data); ok {
-				lines = append(lines, line)
-				if len(lines) > fleetFeedLines {
-					lines = lines[len(lines)-fleetFeedLines:]
-				}
-			}
+			onFeed(m)
 			continue // the next change or tick redraws
 		case <-tick.C:
 		}
-		var out strings.Builder
-		out.WriteString("\x1b[H\x1b[2J")
-		v := fleet.Compute(fleet.Filter(st.Entries(), f.cluster, events.Token(f.cluster)), time.Now(), f.every)
-		_ = fleet.WriteText(&out, v)
-		fmt.Fprintf(&out, "\nevents (latest %d, stream.stats left out):\n", fleetFeedLines)
-		for _, l := range lines {
-			out.WriteString("  " + l + "\n")
+		if !loaded {
+			continue
 		}
-		if !nc.IsConnected() {
-			out.WriteString("\n(bus disconnected, reconnecting)\n")
-		}
-		io.WriteString(stdout, out.String())
+		show(fleet.Compute(fleet.Filter(st.Entries(), f.cluster, events.Token(f.cluster)), time.Now(), f.every))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
 )
 
 func TestFleetCommand_BadArguments(t *testing.T) {
@@ -196,5 +197,97 @@ func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
 	stop()
 	if code := <-done; code != exitOK {
 		t.Errorf("exit %d, want 0", code)
+	}
+}
+
+// `sidecar fleet --publish` on a real nats-server: a misdirected replica
+// fires one event on <prefix>.fleet.replica_misdirected; once the replica
+// is back, the same problem id resolves.
+func TestFleetCommand_Publish(t *testing.T) {
+	srv := testnats.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MYSQL_HEALTH", Subjects: []string{"mysql.health.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(status string) {
+		// b first: moving back, the replica leaves b before a sees it.
+		for _, d := range []fleet.Document{
+			{Cluster: "prod", Instance: "b", At: time.Now(), Server: fleet.Server{ServerID: 2}, SidecarServerID: 4000000002,
+				Replicas: []fleet.Replica{{Address: "db-3:3306", ServerID: 3, Status: fleet.ReplicaUnknown}}},
+			{Cluster: "prod", Instance: "a", At: time.Now(), Server: fleet.Server{ServerID: 1}, SidecarServerID: 4000000001,
+				Replicas: []fleet.Replica{{Address: "db-3:3306", ServerID: 3, Status: status, Expected: true}}},
+		} {
+			if d.Instance == "b" && status == fleet.ReplicaConnected {
+				d.Replicas = nil
+			}
+			body, _ := json.Marshal(d)
+			if _, err := b.Put(ctx, kv.Key(d.Cluster, d.Instance), body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(fleet.ReplicaMissing)
+
+	pctx, stop := context.WithCancel(ctx)
+	var out syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- fleetCommand(pctx, []string{"--publish"}, []string{"SIDECAR_NATS_URL=" + srv.URL(), "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
+	}()
+	states := func() []string {
+		var got []string
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+			m, err := stream.GetMsg(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct {
+				Type string `json:"type"`
+				Data struct {
+					State string `json:"state"`
+				} `json:"data"`
+			}
+			json.Unmarshal(m.Data, &e)
+			got = append(got, m.Subject+" "+e.Type+" "+e.Data.State)
+		}
+		return got
+	}
+	waitStates := func(n int) []string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if got := states(); len(got) >= n || time.Now().After(deadline) {
+				return got
+			}
+		}
+	}
+	got := waitStates(1)
+	put(fleet.ReplicaConnected)
+	got = waitStates(2)
+	stop()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	want := []string{
+		"mysql.health.fleet.replica_misdirected binlog_sidecar.fleet.replica_misdirected firing",
+		"mysql.health.fleet.replica_misdirected binlog_sidecar.fleet.replica_misdirected resolved",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stream holds\n%s\nwant\n%s\nstdout:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out.String())
 	}
 }
