@@ -268,19 +268,31 @@ func shared(docs []Document) []Finding {
 // there) would look like two replicas sharing an id, and a replica that is
 // itself a watched primary (a chain) holds its id twice legitimately.
 func conflicts(docs []Document) []Finding {
-	type holder struct{ kind, who string }
+	// who names a holder; key tells holders apart (two sidecars of one
+	// server list that server twice under one key).
+	type holder struct{ kind, key, who string }
 	by := map[uint32][]holder{}
 	add := func(id uint32, h holder) {
-		if id != 0 && !slices.Contains(by[id], h) {
+		if id != 0 && !slices.ContainsFunc(by[id], func(o holder) bool { return o.kind == h.kind && o.key == h.key }) {
 			by[id] = append(by[id], h)
 		}
 	}
+	// A sidecar is itself a replica of the primary it watches: another
+	// sidecar of that primary lists it, and that is no conflict.
+	type watcher struct {
+		server string
+		id     uint32
+	}
+	sidecars := map[watcher]bool{}
 	for _, d := range docs {
-		add(d.Server.ServerID, holder{"server", name(d)})
-		add(d.SidecarServerID, holder{"sidecar", name(d)})
+		sidecars[watcher{serverIdentity(d), d.SidecarServerID}] = true
+	}
+	for _, d := range docs {
+		add(d.Server.ServerID, holder{"server", serverIdentity(d), name(d)})
+		add(d.SidecarServerID, holder{"sidecar", name(d), name(d)})
 		for _, r := range d.Replicas {
-			if r.Status != ReplicaMissing {
-				add(r.ServerID, holder{"replica", r.Address})
+			if r.Status != ReplicaMissing && !sidecars[watcher{serverIdentity(d), r.ServerID}] {
+				add(r.ServerID, holder{"replica", r.Address, r.Address})
 			}
 		}
 	}
@@ -306,6 +318,20 @@ func conflicts(docs []Document) []Finding {
 			Evidence: Evidence{ServerID: id, Holders: names}})
 	}
 	return out
+}
+
+// serverIdentity tells two sidecars of one server from two servers: the
+// server_uuid where there is one (MySQL); on MariaDB, which has none, the
+// server_id, version and binlog base name, so that two primaries with one
+// server_id are told apart when their binlog names differ (a conflict
+// between two servers alike in all three is missed rather than one server
+// reported as two).
+func serverIdentity(d Document) string {
+	if d.Server.ServerUUID != "" {
+		return d.Server.ServerUUID
+	}
+	base, _, _ := strings.Cut(d.Stream.Position.File, ".")
+	return fmt.Sprintf("%d %s %s %s", d.Server.ServerID, d.Server.Flavor, d.Server.Version, base)
 }
 
 func uniq(s []string) []string {

@@ -15,6 +15,9 @@ func doc(cluster, instance string, serverID, sidecarID uint32, replicas []Replic
 		Replicas: replicas, Inventory: inv}
 }
 
+func withBinlog(d *Document, file string) *Document { d.Stream.Position.File = file; return d }
+func withUUID(d *Document, uuid string) *Document   { d.Server.ServerUUID = uuid; return d }
+
 func entry(d *Document, updated time.Time) Entry {
 	return Entry{Key: d.Cluster + "." + d.Instance, Doc: d, Updated: updated}
 }
@@ -75,17 +78,30 @@ func TestCompute(t *testing.T) {
 		{name: "silent: the document's time when the server's is unknown", entries: []Entry{
 			{Key: "prod.a", Doc: &Document{Cluster: "prod", Instance: "a", At: t0.Add(-time.Hour)}},
 		}, want: []found{{TypeSidecarSilent, "sidecar/prod/a"}}, stale: []bool{true}},
-		{name: "server_id conflict: two primaries", entries: []Entry{
-			entry(doc("prod", "a", 7, 9001, nil), t0),
-			entry(doc("prod", "b", 7, 9002, nil), t0),
+		{name: "server_id conflict: two primaries (binlog names differ)", entries: []Entry{
+			entry(withBinlog(doc("prod", "a", 7, 9001, nil), "a-bin.000003"), t0),
+			entry(withBinlog(doc("prod", "b", 7, 9002, nil), "b-bin.000001"), t0),
 		}, want: []found{{TypeServerIDConflict, "server_id/7"}}, stale: []bool{false, false}},
+		{name: "server_id conflict: two MySQL primaries (server_uuid differs)", entries: []Entry{
+			entry(withUUID(doc("prod", "a", 7, 9001, nil), "u1"), t0),
+			entry(withUUID(doc("prod", "b", 7, 9002, nil), "u2"), t0),
+		}, want: []found{{TypeServerIDConflict, "server_id/7"}}, stale: []bool{false, false}},
+		{name: "no conflict: two sidecars of one MySQL primary", entries: []Entry{
+			entry(withUUID(doc("prod", "a", 7, 9001, nil), "u1"), t0),
+			entry(withUUID(doc("prod", "b", 7, 9002, nil), "u1"), t0),
+		}, stale: []bool{false, false}},
 		{name: "server_id conflict: two sidecars", entries: []Entry{
 			entry(doc("prod", "a", 1, 9001, nil), t0),
 			entry(doc("prod", "b", 2, 9001, nil), t0),
 		}, want: []found{{TypeServerIDConflict, "server_id/9001"}}, stale: []bool{false, false}},
-		{name: "server_id conflict: a sidecar and a replica", entries: []Entry{
-			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-3:3306", ServerID: 9001, Status: ReplicaConnected}}), t0),
-		}, want: []found{{TypeServerIDConflict, "server_id/9001"}}, stale: []bool{false}},
+		{name: "no conflict: another sidecar of the same primary, listed as its replica", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "10.0.0.9", ServerID: 9003, Status: ReplicaUnknown}}), t0),
+			entry(doc("prod", "c", 1, 9003, []Replica{{Address: "10.0.0.9", ServerID: 9001, Status: ReplicaUnknown}}), t0),
+		}, stale: []bool{false, false}},
+		{name: "conflict: a sidecar's id on a replica of another primary", entries: []Entry{
+			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "10.0.0.9", ServerID: 9003, Status: ReplicaConnected}}), t0),
+			entry(doc("prod", "c", 2, 9003, nil), t0),
+		}, want: []found{{TypeServerIDConflict, "server_id/9003"}}, stale: []bool{false, false}},
 		{name: "no conflict: a primary that is a replica of another (a chain)", entries: []Entry{
 			entry(doc("prod", "a", 1, 9001, []Replica{{Address: "db-b:3306", ServerID: 2, Status: ReplicaConnected}}), t0),
 			entry(doc("prod", "b", 2, 9002, nil), t0),

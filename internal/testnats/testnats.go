@@ -211,3 +211,45 @@ func freePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// StartCluster starts n nats-server processes with JetStream as one
+// cluster, routed to each other on loopback (each its own port, store and
+// server name), and kills them at cleanup. The caller waits for JetStream's
+// meta leader as it needs (creating a stream with n replicas succeeds once
+// there is one). Kill and Start act on one node.
+func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	routePorts := make([]int, n)
+	for i := range routePorts {
+		routePorts[i] = freePort(t)
+	}
+	var routes []string
+	for _, p := range routePorts {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	nodes := make([]*Server, n)
+	for i := range nodes {
+		s := New(t)
+		s.conf = filepath.Join(s.dir, "server.conf")
+		conf := fmt.Sprintf("server_name: n%d\ncluster {\n  name: testnats\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n",
+			i+1, routePorts[i], strings.Join(routes, ", "))
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+			t.Fatalf("testnats: write config: %v", err)
+		}
+		nodes[i] = s
+	}
+	for _, s := range nodes {
+		s.Start()
+	}
+	return nodes
+}
+
+// URLs are the client URLs of servers, comma-separated, as
+// SIDECAR_NATS_URL takes them.
+func URLs(servers []*Server) string {
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		urls[i] = s.URL()
+	}
+	return strings.Join(urls, ",")
+}
