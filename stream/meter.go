@@ -129,6 +129,10 @@ type Meter struct {
 	heartbeat time.Duration
 	topN      int
 
+	// lagSource, when set, measures lag exactly (the canary); when it has
+	// no evidence, the binlog timestamps' rule applies.
+	lagSource func(now time.Time) (float64, bool)
+
 	mu             sync.Mutex
 	connected      bool
 	connectedSince time.Time
@@ -335,6 +339,14 @@ func (m *Meter) SetServerEnd(p Position) {
 	}
 }
 
+// SetLagSource makes lag come from src while it knows (ok true), e.g. the
+// commit-latency canary, which measures it to the millisecond. src is
+// called with the meter locked: it must not call the meter. Set it before
+// the meter is shared.
+func (m *Meter) SetLagSource(src func(now time.Time) (seconds float64, ok bool)) {
+	m.lagSource = src
+}
+
 // Position returns the stream's position: after the last complete
 // transaction or event outside a transaction.
 func (m *Meter) Position() Position {
@@ -405,6 +417,11 @@ func (m *Meter) TakeInterval() Interval {
 
 // lag is Lag on the meter's state, with the reason when it is not known.
 func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
+	if m.lagSource != nil {
+		if v, ok := m.lagSource(now); ok {
+			return &v, ""
+		}
+	}
 	atEnd := m.caughtUp || pos.File != "" && m.serverEnd.File != "" && pos.Compare(m.serverEnd) >= 0
 	if v, ok := Lag(now, m.lastEventTime, atEnd); ok {
 		return &v, ""

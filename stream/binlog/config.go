@@ -95,7 +95,21 @@ type Config struct {
 	// lets a caller time when a row it wrote was counted (bench/replay's
 	// latency probe).
 	OnCommit func(stream.GTID)
+	// OnCanary, when set, is called on the stream's goroutine for each
+	// row written to the canary table (CanarySchema.CanaryTable) with the
+	// row's sequence number and write time in microseconds, as the rows
+	// event arrives. Rows of other tables never reach it, and cost nothing
+	// more. It must return quickly: the stream waits.
+	OnCanary func(seq uint64, writtenUS int64)
 }
+
+// The canary's table, whose rows the stream hands to Config.OnCanary. Its
+// first two columns are BIGINTs: the sequence number and the write time in
+// microseconds (see the canary package for the whole DDL).
+const (
+	CanarySchema = "binlog_sidecar"
+	CanaryTable  = "heartbeat"
+)
 
 func (c Config) withDefaults() Config {
 	if c.Flavor == "" {

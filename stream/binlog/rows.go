@@ -119,6 +119,56 @@ func (w *rowWalker) count(ev rowsEvent, ti *tableInfo, kind rowsKind) (int, erro
 	return rows, nil
 }
 
+// canaryRow reads the first two columns (sequence number and write time
+// in microseconds, both BIGINT) of the first row of a canary rows event:
+// the after image of an update, the only image otherwise. ok is false when
+// either column is absent (a minimal row image without it) or NULL.
+func (w *rowWalker) canaryRow(ev rowsEvent, ti *tableInfo, kind rowsKind) (seq uint64, us int64, ok bool) {
+	if ti.err != nil || ev.ncols < 2 || ev.ncols > len(ti.cols) {
+		return 0, 0, false
+	}
+	data := ev.data
+	if kind.compressed {
+		var err error
+		if data, err = w.inflate(data); err != nil {
+			return 0, 0, false
+		}
+	}
+	p, bm := 0, ev.bm1
+	if kind.update {
+		var err error
+		if p, err = walkImage(data, 0, presentCols(ti.cols[:ev.ncols], ev.bm1, &w.present1)); err != nil {
+			return 0, 0, false
+		}
+		if kind.partial {
+			if p, err = skipPartialHeader(data, p, ti.jsonCols); err != nil {
+				return 0, 0, false
+			}
+		}
+		bm = ev.bm2
+	}
+	if len(bm) == 0 || bm[0]&3 != 3 {
+		return 0, 0, false
+	}
+	nb := (bits(bm, ev.ncols) + 7) / 8
+	if p+nb+16 > len(data) || data[p]&3 != 0 {
+		return 0, 0, false
+	}
+	p += nb
+	return binary.LittleEndian.Uint64(data[p:]), int64(binary.LittleEndian.Uint64(data[p+8:])), true
+}
+
+// bits counts the columns set in the first n bits of bitmap.
+func bits(bitmap []byte, n int) int {
+	c := 0
+	for i := 0; i < n; i++ {
+		if bitmap[i>>3]&(1<<(i&7)) != 0 {
+			c++
+		}
+	}
+	return c
+}
+
 // presentCols returns the specs of the columns set in bitmap: all of cols
 // when every column is present (a FULL row image, the common case), else
 // the subset, built in *scratch.

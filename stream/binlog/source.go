@@ -78,6 +78,7 @@ func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
 	}
 	s.t.onFirstEvent = s.connected
 	s.t.onCommit = cfg.OnCommit
+	s.t.onCanary = cfg.OnCanary
 	if q := cfg.HeartbeatPeriod / 4; q > 0 && q < s.t.touchInterval {
 		s.t.touchInterval = q
 	}

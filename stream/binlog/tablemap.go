@@ -68,6 +68,10 @@ type tableInfo struct {
 	jsonCols int   // JSON columns, for partial-update bitmaps
 	err      error // why rows of this table cannot be walked, if they cannot
 	warned   bool  // err already logged
+	// canary marks the canary's table (CanaryTable): its rows go to
+	// Config.OnCanary. Decided once per table map parse, so other tables
+	// pay one boolean test per rows event.
+	canary bool
 }
 
 var errTableMapShort = errors.New("table map event too short")
@@ -111,6 +115,8 @@ func (ti *tableInfo) parse(body []byte, idSize int) (uint64, error) {
 	if ti.table != string(table) {
 		ti.table = string(table)
 	}
+	ti.canary = ti.schema == CanarySchema && ti.table == CanaryTable &&
+		len(types) >= 2 && types[0] == typeLongLong && types[1] == typeLongLong
 	ti.raw = append(ti.raw[:0], body...)
 	ti.cols = ti.cols[:0]
 	ti.jsonCols = 0

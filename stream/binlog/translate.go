@@ -69,6 +69,8 @@ type translator struct {
 	stopAt *stream.Position
 	// onCommit is Config.OnCommit.
 	onCommit func(stream.GTID)
+	// onCanary is Config.OnCanary.
+	onCanary func(seq uint64, writtenUS int64)
 
 	// onFirstEvent runs at the first event of a session.
 	onFirstEvent func()
@@ -412,6 +414,11 @@ func (t *translator) rows(body []byte, h header, k rowsKind) {
 		b.Rows.Delete += uint64(n)
 	}
 	b.AddTable(ti.schema, ti.table, uint64(h.size), uint64(n))
+	if ti.canary && k.op != 'd' && t.onCanary != nil {
+		if seq, us, ok := t.walker.canaryRow(ev, ti, k); ok {
+			t.onCanary(seq, us)
+		}
+	}
 }
 
 // rotate handles real ROTATE events (the last event of a file) and the
