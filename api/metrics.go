@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -245,5 +246,41 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 		if !known[k] {
 			ch <- prometheus.MustNewConstMetric(c.deadLettered, prometheus.CounterValue, float64(n), k.Type, k.Reason)
 		}
+	}
+}
+
+// canaryCollector renders the canary's latency histograms; without the
+// canary it has no samples at all.
+type canaryCollector struct {
+	status           func() canary.Status
+	commit, delivery *prometheus.Desc
+}
+
+func newCanaryCollector(status func() canary.Status) *canaryCollector {
+	return &canaryCollector{status: status,
+		commit:   desc("canary_commit_seconds", "Commit latency of the canary's heartbeat write: what an application commit pays, semi-sync waits included; a write killed at SIDECAR_CANARY_TIMEOUT counts with how long it waited."),
+		delivery: desc("canary_delivery_seconds", "From the canary's write to its row event arriving on the sidecar's own binlog stream (one clock)."),
+	}
+}
+
+func (c *canaryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.commit
+	ch <- c.delivery
+}
+
+func (c *canaryCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.status == nil {
+		return
+	}
+	s := c.status()
+	for _, h := range []struct {
+		d *prometheus.Desc
+		h canary.Histogram
+	}{{c.commit, s.CommitHist}, {c.delivery, s.DeliveryHist}} {
+		buckets := make(map[float64]uint64, len(canary.Buckets))
+		for i, le := range canary.Buckets {
+			buckets[le] = h.h.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum, buckets)
 	}
 }

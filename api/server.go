@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -34,6 +35,8 @@ type Sources struct {
 	Name string
 	// Build labels binlog_sidecar_build_info.
 	Build BuildInfo
+	// Canary is the commit-latency canary; nil when it is off.
+	Canary func() canary.Status
 }
 
 // Server serves /livez, /readyz, /metrics, /status and the status page (/).
@@ -73,7 +76,7 @@ func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
 // routes is the one place every path is registered.
 func (s *Server) routes() *http.ServeMux {
 	reg := newRegistry(newStreamCollector(s.src.Stream), newHealthCollector(s.src.Health), newBusCollector(s.src.Bus),
-		buildInfoCollector(s.src.Build))
+		buildInfoCollector(s.src.Build), newCanaryCollector(s.src.Canary))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -170,14 +173,20 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 // statusDoc is the /status document; the status page renders the same.
 type statusDoc struct {
 	health.Report
-	Bus events.Stats `json:"bus"`
+	Bus    events.Stats   `json:"bus"`
+	Canary *canary.Status `json:"canary,omitempty"`
 }
 
 func (s *Server) statusDoc() statusDoc {
 	rep := s.src.Health()
 	snap := s.src.Stream()
 	rep.Stream = &snap
-	return statusDoc{rep, s.src.Bus()}
+	doc := statusDoc{Report: rep, Bus: s.src.Bus()}
+	if s.src.Canary != nil {
+		c := s.src.Canary()
+		doc.Canary = &c
+	}
+	return doc
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -126,6 +126,17 @@ type StatsData struct {
 	LargestTransaction LargestTransaction `json:"largest_transaction"`
 	TopTables          []stream.TableStat `json:"top_tables"`
 	Position           stream.Position    `json:"position"`
+	// Canary is the commit-latency canary's interval, when it runs.
+	Canary *stream.CanaryInterval `json:"canary,omitempty"`
+}
+
+// WithCanary adds the canary's interval figures to a stream.stats event.
+func WithCanary(e Event, iv stream.CanaryInterval) Event {
+	if d, ok := e.Data.(StatsData); ok {
+		d.Canary = &iv
+		e.Data = d
+	}
+	return e
 }
 
 // Rates are an interval's figures divided by its length in seconds.

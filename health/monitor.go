@@ -64,7 +64,9 @@ type Options struct {
 	// thread when known (0 otherwise); nil means unknown.
 	SelfThreadID func() uint64
 	// Stream returns the binlog stream's snapshot; nil means no stream.
-	Stream         func() stream.Snapshot
+	Stream func() stream.Snapshot
+	// Canary returns the commit-latency canary's view; nil means no canary.
+	Canary         func() CanaryView
 	Resolver       Resolver // default net.DefaultResolver
 	OnTransition   func(Transition)
 	OnHealthChange func(from, to Status, at time.Time)
@@ -179,6 +181,10 @@ func (m *Monitor) poll(ctx context.Context) {
 	if m.opts.Stream != nil {
 		s := m.opts.Stream()
 		in.Stream = &s
+	}
+	if m.opts.Canary != nil {
+		c := m.opts.Canary()
+		in.Canary = &c
 	}
 	if m.opts.SelfThreadID != nil {
 		in.SelfThreadID = m.opts.SelfThreadID()

@@ -56,6 +56,8 @@ type Input struct {
 	// SelfThreadID is the connection id of the sidecar's dump thread when
 	// the stream knows it; 0 makes identify find it by elimination.
 	SelfThreadID uint64
+	// Canary is the commit-latency canary's view; nil when it is off.
+	Canary *CanaryView
 }
 
 // Memory is what the rules carry from one poll to the next. The zero value
@@ -173,6 +175,7 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 	e.dumpThreadFlapping()
 	e.semiSyncDegraded()
 	e.sourceUnreachable()
+	e.commitSlow()       // after the zombie rule: its evidence names the zombies found
 	e.checkUnavailable() // last: it looks at what the others needed
 
 	for k := range m.streaks {

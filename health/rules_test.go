@@ -354,7 +354,8 @@ func TestRules_Evaluate_counts(t *testing.T) {
 		Replicas:        map[string]int{ReplicaExpected: 2, ReplicaConnected: 1, ReplicaMissing: 1, ReplicaUnknown: 1, ReplicaZombie: 0},
 		SemiSyncClients: 1, SemiSyncWaitSessions: 2, SemiSyncKnown: true,
 		Problems: map[string]int{TypeStreamDown: 0, TypeStreamStalled: 0, TypeReplicaMissing: 0, TypeReplicaUnknown: 1,
-			TypeDumpThreadZombie: 0, TypeDumpThreadFlapping: 0, TypeSemiSyncDegraded: 0, TypeSourceUnreachable: 0, TypeCheckUnavailable: 0},
+			TypeDumpThreadZombie: 0, TypeDumpThreadFlapping: 0, TypeSemiSyncDegraded: 0, TypeSourceUnreachable: 0, TypeCheckUnavailable: 0,
+			TypeCommitSlow: 0},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("counts:\n got %+v\nwant %+v", got, want)

@@ -25,7 +25,7 @@ const TypeDumpThreadKilled = "dump_thread.killed"
 // value from the start.
 func ProblemTypes() []string {
 	return []string{TypeStreamDown, TypeStreamStalled, TypeReplicaMissing, TypeReplicaUnknown,
-		TypeDumpThreadZombie, TypeDumpThreadFlapping, TypeSemiSyncDegraded, TypeSourceUnreachable, TypeCheckUnavailable}
+		TypeDumpThreadZombie, TypeDumpThreadFlapping, TypeSemiSyncDegraded, TypeSourceUnreachable, TypeCheckUnavailable, TypeCommitSlow}
 }
 
 // The evidence.reason values of semisync.degraded.
@@ -118,7 +118,7 @@ func CheckNames() []string {
 // semisync.degraded is critical only for commits_waiting.
 func severityOf(typ, reason string) Severity {
 	switch {
-	case typ == TypeStreamDown, typ == TypeDumpThreadZombie, typ == TypeSourceUnreachable:
+	case typ == TypeStreamDown, typ == TypeDumpThreadZombie, typ == TypeSourceUnreachable, typ == TypeCommitSlow:
 		return SeverityCritical
 	case typ == TypeSemiSyncDegraded && reason == ReasonCommitsWaiting:
 		return SeverityCritical

@@ -63,6 +63,13 @@ type Config struct {
 	ZombieGrace          time.Duration `env:"ZOMBIE_GRACE" envDefault:"30s"`
 	KillZombies          bool          `env:"KILL_ZOMBIES" envDefault:"false"`
 
+	// The commit-latency canary (package canary): off unless asked for,
+	// because it writes to the server.
+	Canary         bool          `env:"CANARY" envDefault:"false"`
+	CanaryInterval time.Duration `env:"CANARY_INTERVAL" envDefault:"1s"`
+	CanaryTimeout  time.Duration `env:"CANARY_TIMEOUT" envDefault:"30s"`
+	CanarySlow     time.Duration `env:"CANARY_SLOW" envDefault:"1s"`
+
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":9106"`
 	// WebConfigFile is an exporter-toolkit web configuration: TLS and
 	// basic auth for every HTTP path.
@@ -318,6 +325,11 @@ func (c *Config) resolve() []string {
 	}
 	// A delay of a heartbeat period or more would hold heartbeats back
 	// long enough to make a healthy stream look stalled.
+	// A slow threshold at or past the timeout could never be seen: the
+	// write is killed first.
+	if c.CanarySlow >= c.CanaryTimeout {
+		bad("CANARY_SLOW", "%s: want less than SIDECAR_CANARY_TIMEOUT (%s), which kills the write", c.CanarySlow, c.CanaryTimeout)
+	}
 	if c.StreamMaxDelay < 0 || c.StreamMaxDelay >= c.HeartbeatPeriod {
 		bad("STREAM_MAX_DELAY", "%s: want 0 (count each event as it arrives) up to less than SIDECAR_HEARTBEAT_PERIOD (%s)", c.StreamMaxDelay, c.HeartbeatPeriod)
 	}
@@ -471,6 +483,11 @@ var durationBounds = []struct {
 	// unnoticed for half an hour.
 	{"NATS_KV_EVERY", func(c *Config) time.Duration { return c.NATS.KVEvery }, time.Second, 10 * time.Minute, ""},
 	{"ZOMBIE_GRACE", func(c *Config) time.Duration { return c.ZombieGrace }, 0, 24 * time.Hour, ""},
+	// One write per interval: faster than 100 ms is load for no insight.
+	{"CANARY_INTERVAL", func(c *Config) time.Duration { return c.CanaryInterval }, 100 * time.Millisecond, time.Minute, ""},
+	// Session lock timeouts are whole seconds.
+	{"CANARY_TIMEOUT", func(c *Config) time.Duration { return c.CanaryTimeout }, time.Second, 10 * time.Minute, ""},
+	{"CANARY_SLOW", func(c *Config) time.Duration { return c.CanarySlow }, time.Millisecond, 10 * time.Minute, ""},
 }
 
 // fileError is err without the *PathError's repetition of a path the
@@ -621,6 +638,8 @@ func (c Config) Redacted() map[string]any {
 		"expected_replicas_file": c.ExpectedReplicasFile, "probe_timeout": c.ProbeTimeout.String(),
 		"zombie_grace": c.ZombieGrace.String(), "kill_zombies": c.KillZombies, "http_addr": c.HTTPAddr,
 		"web_config_file": c.WebConfigFile, "healthcheck_user": c.HealthcheckUser,
+		"canary": c.Canary, "canary_interval": c.CanaryInterval.String(), "canary_timeout": c.CanaryTimeout.String(),
+		"canary_slow": c.CanarySlow.String(),
 		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +15,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/api"
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
@@ -61,11 +64,16 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	}
 
 	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: cfg.HeartbeatPeriod})
+	can := newCanary(cfg, tlsCfg, meter, log)
+	var onCanary func(uint64, int64)
+	if can != nil {
+		onCanary = can.OnRow
+	}
 	source := binlog.New(binlog.Config{
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: flavor,
 		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
 		ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
-		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance),
+		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance), OnCanary: onCanary,
 	}, meter, log)
 
 	builder := events.NewBuilder(cfg.Cluster, cfg.Instance)
@@ -81,10 +89,15 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	hist := api.NewHistory(api.HistoryWindow, api.HistoryStep, api.HistoryEvents)
 	var monitor *health.Monitor
 	serverOf := func() health.Server { return monitor.Report().Server }
+	var canaryView func() health.CanaryView
+	if can != nil {
+		canaryView = can.HealthView
+	}
 	monitor = health.NewMonitor(health.Options{
 		PollInterval: cfg.PollInterval, ProbeTimeout: cfg.ProbeTimeout, ZombieGrace: cfg.ZombieGrace,
 		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
 		SelfServerID: cfg.ServerID, SelfRegisterHost: binlog.RegisterHost, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
+		Canary: canaryView,
 		OnTransition: func(tr health.Transition) {
 			hist.Transition(tr)
 			builder.SetServer(serverOf())
@@ -103,7 +116,13 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 
 	loops := &loopSet{}
 	busStats := &lateStats{}
+	var canaryStatus func() canary.Status
+	var canaryInterval func() stream.CanaryInterval
+	if can != nil {
+		canaryStatus, canaryInterval = can.Status, can.TakeInterval
+	}
 	httpSrv := api.New(cfg.HTTPAddr, api.Sources{
+		Canary: canaryStatus,
 		Stream: meter.Snapshot, Health: monitor.Report, Bus: busStats.get,
 		Live:    func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
 		History: hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
@@ -126,8 +145,11 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	loops.start(runCtx, cancel, "binlog stream", source.Run)
 	loops.start(runCtx, cancel, "health monitor", monitor.Run)
 	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
-		return streamEvents(ctx, cfg.StatsInterval, meter, builder, sink, monitor.Report)
+		return streamEvents(ctx, cfg.StatsInterval, meter, canaryInterval, builder, sink, monitor.Report)
 	})
+	if can != nil {
+		loops.start(runCtx, cancel, "canary", can.Run)
+	}
 	loops.start(runCtx, cancel, "status page history", func(ctx context.Context) error { return hist.Run(ctx, meter.Snapshot) })
 	if w := fleetWriter(cfg, sink, monitor.Report, meter.Snapshot, log); w != nil {
 		loops.start(runCtx, cancel, "fleet status", w.Run)
@@ -144,6 +166,22 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	closeEvents(log, sink, embedded, shutdownFlush, shutdownEmbedded)
 	log.Info().Msg("stopped")
 	return streamConfigError(loopErr)
+}
+
+// newCanary builds the commit-latency canary when SIDECAR_CANARY is on
+// (nil otherwise) and makes the stream's lag come from it while it has
+// evidence.
+func newCanary(cfg Config, tlsCfg *tls.Config, meter *stream.Meter, log zerolog.Logger) *canary.Canary {
+	if !cfg.Canary {
+		return nil
+	}
+	c := canary.New(canary.Config{
+		Target: mytls.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+			TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"},
+		Instance: cfg.Instance, Interval: cfg.CanaryInterval, Timeout: cfg.CanaryTimeout, Slow: cfg.CanarySlow,
+	}, log)
+	meter.SetLagSource(c.Lag)
+	return c
 }
 
 // streamConfigError turns the stream's configuration errors (a server_id
@@ -238,12 +276,16 @@ func fleetWriter(cfg Config, sink events.Sink, report func() health.Report, snap
 // soon as the stream records one. It also hands the meter the server's
 // binlog end from each health poll, so behind_bytes follows the server
 // without a query of its own.
-func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter, b *events.Builder, sink events.Sink, report func() health.Report) error {
+func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter, canaryInterval func() stream.CanaryInterval,
+	b *events.Builder, sink events.Sink, report func() health.Report) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	stats := time.NewTicker(every)
 	defer stats.Stop()
 	meter.TakeInterval() // the first interval starts now
+	if canaryInterval != nil {
+		canaryInterval()
+	}
 	gaps := meter.Snapshot().GapsTotal
 	var polled time.Time
 	for {
@@ -267,7 +309,11 @@ func streamEvents(ctx context.Context, every time.Duration, meter *stream.Meter,
 			gaps = snap.GapsTotal
 		case <-stats.C:
 			b.SetServer(report().Server)
-			sink.Publish(b.Stats(meter.TakeInterval(), meter.Snapshot()))
+			ev := b.Stats(meter.TakeInterval(), meter.Snapshot())
+			if canaryInterval != nil {
+				ev = events.WithCanary(ev, canaryInterval())
+			}
+			sink.Publish(ev)
 		}
 	}
 }
