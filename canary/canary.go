@@ -104,6 +104,7 @@ type Canary struct {
 	inFlight   *sent
 	pending    []sent
 	lastDeliv  time.Time
+	lastErr    error // why the state is not writing
 	commitWin  window
 	delivWin   window
 	ivCommit   []time.Duration
@@ -353,7 +354,7 @@ func (c *Canary) setState(state string, err error) {
 	if state == StateSkipped {
 		c.st.Skipped++
 	}
-	c.st.State, c.st.Reason = state, reason
+	c.st.State, c.st.Reason, c.lastErr = state, reason, err
 }
 
 func (c *Canary) fail(state string, err error) {
@@ -433,6 +434,9 @@ func (c *Canary) HealthView() health.CanaryView {
 	defer c.mu.Unlock()
 	v := health.CanaryView{State: c.st.State, Reason: c.st.Reason, Threshold: c.cfg.Slow,
 		SlowIntervals: c.streak.N, SlowSince: c.streak.Since, Slow: c.streak.Slow(), Seq: c.st.Seq}
+	if pe := new(PrivilegeError); errors.As(c.lastErr, &pe) {
+		v.Missing, v.Fix = "privilege "+pe.Privilege, pe.Fix
+	}
 	if c.st.LastCommitMS != nil {
 		v.LastCommit = time.Duration(*c.st.LastCommitMS * float64(time.Millisecond))
 	}

@@ -83,7 +83,6 @@ func TestCanary_measuresCommitAndDelivery(t *testing.T) {
 	}
 }
 
-
 // TestCanary_readOnlySkipsAndResumes: a read-only server is skipped with
 // the reason, and written again once it is writable.
 func TestCanary_readOnlySkipsAndResumes(t *testing.T) {

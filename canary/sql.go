@@ -45,8 +45,23 @@ const (
 var errReadOnly = errors.New("read-only")
 
 // ErrPrivilege marks a canary that cannot write for lack of a privilege or
-// of its table; the message names what is missing and the fix.
+// of its table (a *PrivilegeError says which and the fix).
 var ErrPrivilege = errors.New("missing privilege")
+
+// PrivilegeError is a canary write or table creation the account may not
+// do: the privilege the server checked, its message, and the statements
+// that fix it.
+type PrivilegeError struct {
+	Privilege string // e.g. CREATE on binlog_sidecar.*
+	Message   string // the server's
+	Fix       string
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("missing privilege %s (%s); fix: %s", e.Privilege, e.Message, e.Fix)
+}
+
+func (e *PrivilegeError) Unwrap() error { return ErrPrivilege }
 
 // privilegeCodes are the server errors of a missing privilege.
 var privilegeCodes = map[uint16]bool{1044: true, 1045: true, 1142: true, 1143: true, 1227: true}
@@ -197,8 +212,8 @@ func privilegeError(err error, priv, account string) error {
 	if m := deniedRE.FindStringSubmatch(my.Message); m != nil {
 		priv = m[1] // the server names the one it checked
 	}
-	return fmt.Errorf("%w %s on %s.* (%s); fix: %s; GRANT %s TO %s",
-		ErrPrivilege, priv, binlog.CanarySchema, my.Message, oneLine(DDL), Grants, account)
+	return &PrivilegeError{Privilege: priv + " on " + binlog.CanarySchema + ".*", Message: my.Message,
+		Fix: oneLine(DDL) + "; GRANT " + Grants + " TO " + account + ";"}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -31,6 +31,9 @@ type CanaryView struct {
 	LastCommit, InFlight time.Duration
 	// Seq is the latest write's sequence number.
 	Seq uint64
+	// Missing and Fix, while unavailable: what the account lacks and the
+	// statements that fix it.
+	Missing, Fix string
 }
 
 // commitSlow: the canary's commits stay slow. The evidence joins the
@@ -45,7 +48,13 @@ func (e *eval) commitSlow() {
 		e.checks[typ] = Check{State: CheckNotEvaluated, Reason: "canary off (SIDECAR_CANARY)"}
 		return
 	case c.State == "unavailable":
+		// Blind: a check.unavailable of its own, so health is not ok.
 		e.checks[typ] = Check{State: CheckUnavailable, Reason: c.Reason}
+		st := e.streak(TypeCheckUnavailable + " check/canary")
+		e.add(finding{typ: TypeCheckUnavailable, subject: "check/canary", since: st.since,
+			summary:     fmt.Sprintf("The canary cannot write its heartbeat row: the account lacks %s; %s cannot be judged.", c.Missing, typ),
+			remediation: c.Fix,
+			evidence:    map[string]any{"check": "canary", "missing": c.Missing, "checks": []string{typ}, "error": c.Reason}})
 		return
 	case c.State == "skipped":
 		e.checks[typ] = Check{State: CheckNotEvaluated, Reason: c.Reason}

@@ -327,7 +327,7 @@ func (c *Config) resolve() []string {
 	// long enough to make a healthy stream look stalled.
 	// A slow threshold at or past the timeout could never be seen: the
 	// write is killed first.
-	if c.CanarySlow >= c.CanaryTimeout {
+	if c.CanarySlow >= c.CanaryTimeout && c.CanaryTimeout >= time.Second {
 		bad("CANARY_SLOW", "%s: want less than SIDECAR_CANARY_TIMEOUT (%s), which kills the write", c.CanarySlow, c.CanaryTimeout)
 	}
 	if c.StreamMaxDelay < 0 || c.StreamMaxDelay >= c.HeartbeatPeriod {
@@ -640,7 +640,7 @@ func (c Config) Redacted() map[string]any {
 		"web_config_file": c.WebConfigFile, "healthcheck_user": c.HealthcheckUser,
 		"canary": c.Canary, "canary_interval": c.CanaryInterval.String(), "canary_timeout": c.CanaryTimeout.String(),
 		"canary_slow": c.CanarySlow.String(),
-		"nats_url": events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
+		"nats_url":    events.RedactURLs(c.NATS.URL), "nats_embedded_addr": c.NATS.EmbeddedAddr,
 		"nats_creds": c.NATS.Creds, "nats_tls_ca": c.NATS.TLSCA,
 		"nats_subject_prefix": c.NATS.SubjectPrefix, "nats_stream": c.NATS.Stream,
 		"nats_kv_bucket": c.NATS.KVBucket, "nats_kv_every": c.NATS.KVEvery.String(),
