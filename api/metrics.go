@@ -188,14 +188,10 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.mysqlUp, prometheus.GaugeValue, b2f(r.Counts.MySQLUp))
 	p := r.Counts.Polls
-	buckets := make(map[float64]uint64, len(health.PollDurationBuckets))
-	for i, le := range health.PollDurationBuckets {
-		buckets[le] = 0
-		if i < len(p.Buckets) {
-			buckets[le] = p.Buckets[i]
-		}
+	if p.Bounds == nil { // a report from the rules alone, before the monitor's first poll
+		p.Seconds = stream.NewSeconds(health.PollDurationBuckets)
 	}
-	ch <- prometheus.MustNewConstHistogram(c.pollDuration, p.Count, p.Sum, buckets)
+	ch <- prometheus.MustNewConstHistogram(c.pollDuration, p.Count, p.Sum, p.BucketMap())
 	for _, rd := range health.Reads() {
 		ch <- prometheus.MustNewConstMetric(c.pollErrors, prometheus.CounterValue, float64(p.ReadErrors[string(rd)]), string(rd))
 	}
@@ -273,14 +269,6 @@ func (c *canaryCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := c.status()
-	for _, h := range []struct {
-		d *prometheus.Desc
-		h canary.Histogram
-	}{{c.commit, s.CommitHist}, {c.delivery, s.DeliveryHist}} {
-		buckets := make(map[float64]uint64, len(canary.Buckets))
-		for i, le := range canary.Buckets {
-			buckets[le] = h.h.Counts[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum, buckets)
-	}
+	ch <- prometheus.MustNewConstHistogram(c.commit, s.CommitHist.Count, s.CommitHist.Sum, s.CommitHist.BucketMap())
+	ch <- prometheus.MustNewConstHistogram(c.delivery, s.DeliveryHist.Count, s.DeliveryHist.Sum, s.DeliveryHist.BucketMap())
 }

@@ -78,8 +78,8 @@ type Status struct {
 	Killed        uint64                 `json:"killed"`
 	Skipped       uint64                 `json:"skipped"`
 
-	CommitHist   Histogram `json:"-"`
-	DeliveryHist Histogram `json:"-"`
+	CommitHist   stream.Seconds `json:"-"`
+	DeliveryHist stream.Seconds `json:"-"`
 }
 
 // sent is a write waiting for its row event on the stream.
@@ -126,7 +126,7 @@ func New(cfg Config, log zerolog.Logger) *Canary {
 	c := &Canary{cfg: cfg, log: log.With().Str("component", "canary").Logger(),
 		commitWin: newWindow(windowSize), delivWin: newWindow(windowSize)}
 	c.st = Status{State: StateStarting, IntervalMS: durMS(cfg.Interval), TimeoutMS: durMS(cfg.Timeout), SlowMS: durMS(cfg.Slow),
-		CommitHist: newHistogram(), DeliveryHist: newHistogram()}
+		CommitHist: stream.NewSeconds(Buckets), DeliveryHist: stream.NewSeconds(Buckets)}
 	return c
 }
 
@@ -324,7 +324,7 @@ func (c *Canary) finish(r result, account string) error {
 func (c *Canary) observeCommit(d time.Duration) {
 	v := ms(d)
 	c.st.LastCommitMS = &v
-	c.st.CommitHist.observe(d)
+	c.st.CommitHist.Observe(d)
 	c.commitWin.add(d)
 	c.ivCommit = append(c.ivCommit, d)
 }
@@ -392,7 +392,7 @@ func (c *Canary) OnRow(seq uint64, writtenUS int64) {
 		d := now.Sub(w.at)
 		v := ms(d)
 		c.st.LastDeliveryMS = &v
-		c.st.DeliveryHist.observe(d)
+		c.st.DeliveryHist.Observe(d)
 		c.delivWin.add(d)
 		c.ivDelivery = append(c.ivDelivery, d)
 		c.lastDeliv = now
@@ -407,7 +407,7 @@ func (c *Canary) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.st
-	s.CommitHist, s.DeliveryHist = s.CommitHist.clone(), s.DeliveryHist.clone()
+	s.CommitHist, s.DeliveryHist = s.CommitHist.Clone(), s.DeliveryHist.Clone()
 	s.CommitMS, s.DeliveryMS = Summarize(c.commitWin.samples()), Summarize(c.delivWin.samples())
 	if c.inFlight != nil {
 		v := ms(now.Sub(c.inFlight.at))

@@ -54,32 +54,6 @@ func (w *window) samples() []time.Duration {
 // waits out a semi-sync timeout takes seconds.
 var Buckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
-// Histogram is a cumulative latency histogram in seconds: Counts[i] is the
-// number of observations at most Buckets[i], as Prometheus exposes it.
-type Histogram struct {
-	Counts []uint64
-	Count  uint64
-	Sum    float64
-}
-
-func newHistogram() Histogram { return Histogram{Counts: make([]uint64, len(Buckets))} }
-
-func (h *Histogram) observe(d time.Duration) {
-	s := d.Seconds()
-	for i, le := range Buckets {
-		if s <= le {
-			h.Counts[i]++
-		}
-	}
-	h.Count++
-	h.Sum += s
-}
-
-func (h Histogram) clone() Histogram {
-	h.Counts = slices.Clone(h.Counts)
-	return h
-}
-
 // Streak counts consecutive intervals whose commit latency was above the
 // slow threshold; commit.slow fires at SlowIntervals.
 type Streak struct {

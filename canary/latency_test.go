@@ -84,16 +84,6 @@ func TestWindow(t *testing.T) {
 	}
 }
 
-func TestHistogram(t *testing.T) {
-	h := newHistogram()
-	h.observe(700 * time.Microsecond)
-	h.observe(3 * time.Second)
-	h.observe(2 * time.Minute) // only +Inf
-	if h.Count != 3 || h.Counts[0] != 0 || h.Counts[1] != 1 || h.Counts[len(Buckets)-1] != 2 {
-		t.Errorf("histogram %+v", h)
-	}
-}
-
 func TestUpsertSQL_escapes(t *testing.T) {
 	got := upsertSQL(`db'1\`, 7, 42)
 	want := `INSERT INTO binlog_sidecar.heartbeat (seq, written_us, server_id, instance) VALUES (7, 42, @@server_id, 'db''1\\') ` +

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
@@ -327,43 +326,23 @@ func TestMonitor_semisyncCommitsWaiting(t *testing.T) {
 		return rep.SemiSync.StatusOn && rep.SemiSync.Clients == 1 && len(rep.Problems) == 0
 	})
 
-	// Cleanup order matters (cleanups run last-registered first): unfreeze
-	// the replica and switch semi-sync off so blocked commits return, wait
-	// for the writers, and only then close their connections.
-	admin, conns := p.Conn(t), []*client.Conn{p.Conn(t), p.Conn(t)}
-	var writers sync.WaitGroup
-	stop := make(chan struct{})
+	admin := p.Conn(t)
+	r.Pause()
+	frozen := time.Now()
+	writers := p.StartWriters(t, 2, "INSERT INTO sbtest.t VALUES ()")
+	// Registered after the writers' connections, so it runs before they
+	// close: unfreeze the replica and switch semi-sync off so blocked
+	// commits return, then wait for the writers.
 	t.Cleanup(func() {
-		close(stop)
+		writers.Stop()
 		r.Resume()
 		if _, err := admin.Execute("SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
 			t.Errorf("switch semi-sync off: %v", err)
 		}
-		done := make(chan struct{})
-		go func() { writers.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
+		if !writers.Wait(30 * time.Second) {
 			t.Error("writers still blocked 30 s after cleanup")
 		}
 	})
-
-	r.Pause()
-	frozen := time.Now()
-	for _, c := range conns {
-		writers.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.Execute("INSERT INTO sbtest.t VALUES ()"); err != nil {
-					return
-				}
-			}
-		})
-	}
 	tr := w.wait(t, health.StateFiring, health.TypeSemiSyncDegraded, "semisync/"+health.ReasonCommitsWaiting, within(probeTimeout))
 	// A poll waits up to the probe timeout for the frozen replica's greeting.
 	t.Logf("semisync.degraded commits_waiting fired %v after the semi-sync replica froze under writes (bound %v)",

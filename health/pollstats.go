@@ -2,8 +2,9 @@ package health
 
 import (
 	"maps"
-	"slices"
 	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
 // PollDurationBuckets are the upper bounds, in seconds, of the poll
@@ -14,11 +15,8 @@ var PollDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 // PollStats are the cumulative figures of every poll since start:
 // binlog_sidecar_poll_duration_seconds and binlog_sidecar_poll_errors_total.
 type PollStats struct {
-	// Buckets[i] counts polls that took at most PollDurationBuckets[i]
-	// (cumulative, as Prometheus exposes them).
-	Buckets []uint64
-	Count   uint64
-	Sum     float64 // seconds
+	// The poll durations over PollDurationBuckets.
+	stream.Seconds
 	// ReadErrors counts, by Read, the polls in which that read did not
 	// succeed (a failure, a missing privilege, or not tried after an
 	// earlier read lost the connection); every read is present.
@@ -26,7 +24,7 @@ type PollStats struct {
 }
 
 func newPollStats() PollStats {
-	s := PollStats{Buckets: make([]uint64, len(PollDurationBuckets)), ReadErrors: map[string]uint64{}}
+	s := PollStats{Seconds: stream.NewSeconds(PollDurationBuckets), ReadErrors: map[string]uint64{}}
 	for _, r := range Reads() {
 		s.ReadErrors[string(r)] = 0
 	}
@@ -35,14 +33,7 @@ func newPollStats() PollStats {
 
 // observe adds one poll, in place.
 func (s *PollStats) observe(took time.Duration, o Observation) {
-	sec := took.Seconds()
-	for i, le := range PollDurationBuckets {
-		if sec <= le {
-			s.Buckets[i]++
-		}
-	}
-	s.Count++
-	s.Sum += sec
+	s.Observe(took)
 	for _, r := range Reads() {
 		if !o.Read(r).OK() {
 			s.ReadErrors[string(r)]++
@@ -53,6 +44,6 @@ func (s *PollStats) observe(took time.Duration, o Observation) {
 // clone is a copy a report may share with readers.
 func (s PollStats) clone() PollStats {
 	c := s
-	c.Buckets, c.ReadErrors = slices.Clone(s.Buckets), maps.Clone(s.ReadErrors)
+	c.Seconds, c.ReadErrors = s.Seconds.Clone(), maps.Clone(s.ReadErrors)
 	return c
 }

@@ -1,5 +1,10 @@
 package stream
 
+import (
+	"slices"
+	"time"
+)
+
 // TxBytesBuckets are the inclusive upper bounds, in bytes, of the
 // transaction-size histogram (Snapshot.TxBytesHist): powers of four from
 // 256 B to 256 MiB. A transaction larger than the last bound falls in the
@@ -59,4 +64,50 @@ func (b *bucketCounts) histogram(bounds []uint64) Histogram {
 	counts := make([]uint64, len(bounds)+1)
 	copy(counts, b.counts[:])
 	return Histogram{Bounds: bounds, Counts: counts, Count: b.count, Sum: b.sum}
+}
+
+// Seconds is a cumulative duration histogram: Buckets[i] counts the
+// observations of at most Bounds[i] seconds (cumulative, as Prometheus
+// exposes them); the +Inf bucket is Count.
+type Seconds struct {
+	Bounds  []float64 `json:"-"`
+	Buckets []uint64
+	Count   uint64
+	Sum     float64 // seconds
+}
+
+// NewSeconds returns an empty histogram over bounds (in seconds).
+func NewSeconds(bounds []float64) Seconds {
+	return Seconds{Bounds: bounds, Buckets: make([]uint64, len(bounds))}
+}
+
+// Observe adds d, in place.
+func (h *Seconds) Observe(d time.Duration) {
+	s := d.Seconds()
+	for i, le := range h.Bounds {
+		if s <= le {
+			h.Buckets[i]++
+		}
+	}
+	h.Count++
+	h.Sum += s
+}
+
+// Clone is a copy that shares nothing mutable with h.
+func (h Seconds) Clone() Seconds {
+	h.Buckets = slices.Clone(h.Buckets)
+	return h
+}
+
+// BucketMap is Buckets by upper bound, every bound present: the form
+// Prometheus const histograms take.
+func (h Seconds) BucketMap() map[float64]uint64 {
+	m := make(map[float64]uint64, len(h.Bounds))
+	for i, le := range h.Bounds {
+		m[le] = 0
+		if i < len(h.Buckets) {
+			m[le] = h.Buckets[i]
+		}
+	}
+	return m
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/nats-io/nats.go"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
@@ -57,36 +55,22 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 	})
 	t.Logf("at rest: canary %+v", st.Canary)
 
-	// Cleanup order (last registered runs first): unfreeze the replica and
-	// switch semi-sync off so blocked commits return, wait for the writers,
-	// then their connections close.
-	admin, conns := p.Conn(t), []*client.Conn{p.Conn(t), p.Conn(t)}
-	var writers sync.WaitGroup
-	stop := make(chan struct{})
+	admin := p.Conn(t)
+	r.Pause()
+	frozen := time.Now()
+	writers := p.StartWriters(t, 2, "INSERT INTO sbtest.t VALUES ()")
+	// Runs before the writers' connections close: unfreeze the replica and
+	// switch semi-sync off so blocked commits return, then wait for them.
 	t.Cleanup(func() {
-		close(stop)
+		writers.Stop()
 		r.Resume()
 		if _, err := admin.Execute("SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
 			t.Errorf("switch semi-sync off: %v", err)
 		}
-		writers.Wait()
+		if !writers.Wait(30 * time.Second) {
+			t.Error("writers still blocked 30 s after cleanup")
+		}
 	})
-	r.Pause()
-	frozen := time.Now()
-	for _, c := range conns {
-		writers.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.Execute("INSERT INTO sbtest.t VALUES ()"); err != nil {
-					return
-				}
-			}
-		})
-	}
 	var ev struct {
 		Type    string `json:"type"`
 		Subject string `json:"subject"`
