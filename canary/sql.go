@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
@@ -72,7 +72,7 @@ var readOnlyCodes = map[uint16]bool{1290: true, 1836: true}
 
 // conn is the canary's own connection and what it learnt at connect.
 type conn struct {
-	c       *client.Conn
+	c       *mytls.Conn
 	id      uint32 // connection id, for KILL QUERY
 	mariadb bool
 }
@@ -86,7 +86,7 @@ func dial(ctx context.Context, t mytls.Target, timeout time.Duration) (*conn, er
 	if err != nil {
 		return nil, err
 	}
-	cn := &conn{c: c, id: c.GetConnectionID(), mariadb: strings.Contains(strings.ToLower(c.GetServerVersion()), "mariadb")}
+	cn := &conn{c: c, id: c.GetConnectionID(), mariadb: mysqlserver.Flavor(c.GetServerVersion(), "") == mysqlserver.FlavorMariaDB}
 	secs := int(math.Ceil((2 * timeout).Seconds()))
 	set := fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
 	if cn.mariadb {
@@ -240,9 +240,5 @@ func (cn *conn) currentUser() string {
 		return ""
 	}
 	cu, _ := res.GetString(0, 0)
-	i := strings.LastIndexByte(cu, '@')
-	if i < 0 {
-		return ""
-	}
-	return "'" + cu[:i] + "'@'" + cu[i+1:] + "'"
+	return mysqlserver.QuoteAccount(cu)
 }

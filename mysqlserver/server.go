@@ -76,3 +76,14 @@ var (
 	// MariaDB 10.5.9 moved SHOW ALL SLAVES STATUS to SLAVE MONITOR.
 	MariaDB1059 = Version{10, 5, 9}
 )
+
+// QuoteAccount turns CURRENT_USER()'s user@host into 'user'@'host', the
+// form a GRANT statement takes; "" when it has no @.
+func QuoteAccount(cu string) string {
+	i := strings.LastIndexByte(cu, '@')
+	if i < 0 {
+		return ""
+	}
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	return q(cu[:i]) + "@" + q(cu[i+1:])
+}

@@ -339,7 +339,7 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	p.account = ""
 	if res, err := c.Execute(sqlCurrentUser); err == nil {
 		if rs := toRowset(res); len(rs.Rows) == 1 && len(rs.Rows[0]) == 1 && rs.Rows[0][0] != nil {
-			p.account = quoteAccount(*rs.Rows[0][0])
+			p.account = mysqlserver.QuoteAccount(*rs.Rows[0][0])
 		}
 		res.Close()
 	} else if !errors.As(err, new(*gomysql.MyError)) {
@@ -347,17 +347,6 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 		return fmt.Errorf("read current user: %w", err)
 	}
 	return nil
-}
-
-// quoteAccount turns CURRENT_USER()'s user@host into 'user'@'host', the
-// form a GRANT statement takes.
-func quoteAccount(cu string) string {
-	i := strings.LastIndexByte(cu, '@')
-	if i < 0 {
-		return ""
-	}
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	return q(cu[:i]) + "@" + q(cu[i+1:])
 }
 
 func (p *Probe) drop() {
