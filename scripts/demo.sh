@@ -5,6 +5,8 @@
 # inventory, and an inventory entry for a replica that does not exist. A write
 # load runs. Then the real replica freezes (SIGSTOP, as a hung VM would): its
 # dump thread lingers, commits wait for a semi-sync ACK that never comes. The
+# sidecar's canary (SIDECAR_CANARY) shows what that costs a commit: from a
+# few milliseconds to the 20 s semi-sync timeout. The
 # console shows, within seconds, what is wrong, the evidence and the fix;
 # then the replica resumes and the problems clear. Everything is torn down on
 # exit or Ctrl-C.
@@ -44,6 +46,8 @@ sql replica "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PORT_primary
 for _ in $(seq 1 100); do
   sql replica "SHOW SLAVE STATUS\G" | grep -q 'Slave_IO_Running: Yes' && break; sleep 0.1
 done
+# The canary's grants (the README's "The canary"): it creates its table.
+sql primary "GRANT SELECT, INSERT, UPDATE, CREATE ON binlog_sidecar.* TO 'sidecar'@'%'"
 sql primary "CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer INT, amount DECIMAL(10,2), note VARCHAR(64), created TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB"
 echo "primary 127.0.0.1:$PORT_primary (server_id 1), replica 127.0.0.1:$PORT_replica (server_id 2)"
 
@@ -57,6 +61,7 @@ env SIDECAR_MYSQL_ADDR="127.0.0.1:$PORT_primary" SIDECAR_MYSQL_USER=sidecar SIDE
   SIDECAR_CLUSTER=demo SIDECAR_INSTANCE=primary SIDECAR_EXPECTED_REPLICAS="$INVENTORY" \
   SIDECAR_HEARTBEAT_PERIOD=500ms SIDECAR_POLL_INTERVAL=1s SIDECAR_STATS_INTERVAL=10s \
   SIDECAR_PROBE_TIMEOUT=500ms SIDECAR_ZOMBIE_GRACE=3s \
+  SIDECAR_CANARY=true SIDECAR_CANARY_INTERVAL=500ms SIDECAR_CANARY_SLOW=1s SIDECAR_CANARY_TIMEOUT=30s \
   SIDECAR_HTTP_ADDR="127.0.0.1:$HTTP_PORT" SIDECAR_NATS_URL=embedded SIDECAR_NATS_EMBEDDED_ADDR="127.0.0.1:$NATS_PORT" \
   SIDECAR_DATA_DIR="$WORK/sidecar-data" SIDECAR_LOG_LEVEL=warn SIDECAR_LOG_FORMAT=console \
   "$ROOT/bin/sidecar" run 2>"$WORK/sidecar.log" &
@@ -86,7 +91,7 @@ load & PIDS+=($!)
 say "write load running; db-ghost.invalid:3306 is expected but has no dump thread"
 sleep 15
 
-say "the replica freezes (SIGSTOP pid $PID_replica): its dump thread stays, commits wait for its semi-sync ACK"
+say "the replica freezes (SIGSTOP pid $PID_replica): its dump thread stays, commits wait for its semi-sync ACK (the canary's commit latency climbs to the 20 s semi-sync timeout)"
 kill -STOP "$PID_replica"
 sleep 30
 

@@ -33,8 +33,16 @@ type cloudEvent struct {
 		PerSecond   map[string]any `json:"per_second"`
 		LagSeconds  *float64       `json:"lag_seconds"`
 		LagUnknown  string         `json:"lag_unknown"`
+		Canary      *struct {
+			CommitMS   *latency `json:"commit_ms"`
+			DeliveryMS *latency `json:"delivery_ms"`
+			State      string   `json:"state"`
+		} `json:"canary"`
 	} `json:"data"`
 }
+
+// latency is a p50/p99/max summary in milliseconds.
+type latency struct{ P50, P99, Max float64 }
 
 type status struct {
 	Health string `json:"health"`
@@ -58,6 +66,14 @@ type status struct {
 	Problems []struct {
 		Type string `json:"type"`
 	} `json:"problems"`
+	// Canary is there with SIDECAR_CANARY=true.
+	Canary *struct {
+		State          string   `json:"state"`
+		Reason         string   `json:"reason"`
+		LastCommitMS   *float64 `json:"last_commit_ms"`
+		LastDeliveryMS *float64 `json:"last_delivery_ms"`
+		InFlightMS     *float64 `json:"in_flight_ms"`
+	} `json:"canary"`
 }
 
 const (
@@ -204,10 +220,48 @@ func printStatus(now time.Time, st, prev *status, dt time.Duration) {
 		reps = append(reps, fmt.Sprintf("%s %s%s%s", r.Address, c, r.Status, reset))
 	}
 	sort.Strings(reps)
-	fmt.Printf("%s %s%-8s%s stream %s %s tx/s %s rows/s %s lag %s at %s:%d | replicas: %s\n",
+	fmt.Printf("%s %s%-8s%s stream %s %s tx/s %s rows/s %s lag %s at %s:%d |%s replicas: %s\n",
 		now.Format(time.TimeOnly), color+bold, strings.ToUpper(st.Health), reset, conn,
 		rate(st.Stream.Transactions, prevTx(prev)), rate(rowsNow, rowsPrev), bps,
-		lagText(st.Stream.LagSeconds, st.Stream.LagUnknown), st.Stream.Position.File, st.Stream.Position.Pos, strings.Join(reps, ", "))
+		lagText(st.Stream.LagSeconds, st.Stream.LagUnknown), st.Stream.Position.File, st.Stream.Position.Pos,
+		commitText(st), strings.Join(reps, ", "))
+}
+
+// commitText is what an application commit costs now, as the canary
+// measures it: the last write's commit latency, or how long the write in
+// flight has waited (red past a second).
+func commitText(st *status) string {
+	c := st.Canary
+	if c == nil {
+		return ""
+	}
+	if c.State != "writing" && c.InFlightMS == nil {
+		return fmt.Sprintf(" commit %s (%s) |", c.State, c.Reason)
+	}
+	ms, what := 0.0, "commit"
+	switch {
+	case c.InFlightMS != nil && (c.LastCommitMS == nil || *c.InFlightMS > *c.LastCommitMS):
+		ms, what = *c.InFlightMS, "commit waiting"
+	case c.LastCommitMS != nil:
+		ms = *c.LastCommitMS
+	}
+	color := green
+	if ms > 1000 {
+		color = red + bold
+	}
+	out := fmt.Sprintf(" %s%s %s%s", color, what, msText(ms), reset)
+	if c.LastDeliveryMS != nil {
+		out += ", delivery " + msText(*c.LastDeliveryMS)
+	}
+	return out + " |"
+}
+
+// msText prints milliseconds below a second, else seconds.
+func msText(ms float64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%.1fms", ms)
+	}
+	return fmt.Sprintf("%.1fs", ms/1000)
 }
 
 // lagText prints a lag, or that it is not known and why.
@@ -215,7 +269,7 @@ func lagText(lag *float64, unknown string) string {
 	if lag == nil {
 		return "unknown (" + unknown + ")"
 	}
-	return fmt.Sprintf("%.1fs", *lag)
+	return msText(*lag * 1000) // exact to the millisecond with the canary
 }
 
 func prevTx(p *status) uint64 {
@@ -234,8 +288,15 @@ func printEvent(m *nats.Msg) {
 	short := strings.TrimPrefix(e.Type, "binlog_sidecar.")
 	if short == "stream.stats" {
 		ps := func(k string) float64 { f, _ := e.Data.PerSecond[k].(float64); return f }
-		fmt.Printf("%s%s stats     %s: %.0f events/s, %.0f rows/s, %.0f tx/s, %.1f KB/s, lag %s%s\n", dim, e.Time.Local().Format(time.TimeOnly),
-			m.Subject, ps("events"), ps("rows"), ps("transactions"), ps("bytes")/1000, lagText(e.Data.LagSeconds, e.Data.LagUnknown), reset)
+		canary := ""
+		if c := e.Data.Canary; c != nil && c.CommitMS != nil {
+			canary = fmt.Sprintf(", commit p50 %s p99 %s", msText(c.CommitMS.P50), msText(c.CommitMS.P99))
+			if c.DeliveryMS != nil {
+				canary += fmt.Sprintf(", delivery p50 %s p99 %s", msText(c.DeliveryMS.P50), msText(c.DeliveryMS.P99))
+			}
+		}
+		fmt.Printf("%s%s stats     %s: %.0f events/s, %.0f rows/s, %.0f tx/s, %.1f KB/s, lag %s%s%s\n", dim, e.Time.Local().Format(time.TimeOnly),
+			m.Subject, ps("events"), ps("rows"), ps("transactions"), ps("bytes")/1000, lagText(e.Data.LagSeconds, e.Data.LagUnknown), canary, reset)
 		return
 	}
 	color := green
