@@ -161,12 +161,38 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// poll is one round: observe, resolve, probe, evaluate, act.
+// poll is one round: gather (observe, resolve, probe), then evaluate and
+// act.
 func (m *Monitor) poll(ctx context.Context) {
 	start := time.Now()
-	obs := m.probe.Observe(ctx)
+	in := m.gather(ctx)
 	if ctx.Err() != nil {
 		return // shutting down: a cancelled poll is not evidence
+	}
+	m.apply(ctx, start, in)
+}
+
+// Assess is one poll's judgement without the monitor's memory, for a
+// one-shot audit: it gathers as a poll does and evaluates that input twice,
+// a poll interval apart, so that conditions needing two consecutive polls
+// (replica.missing) show, with the zombie grace Options gives (0 for an
+// audit). It neither keeps the report nor acts on it.
+func (m *Monitor) Assess(ctx context.Context) (Observation, Report) {
+	in := m.gather(ctx)
+	at := in.Observation.At
+	mem, _, _ := m.rules.Evaluate(Memory{}, in, at)
+	_, _, rep := m.rules.Evaluate(mem, in, at.Add(m.opts.PollInterval))
+	rep.Counts.MySQLUp = in.Observation.Up()
+	return in.Observation, rep
+}
+
+// gather is the input of one poll: the server observed, the host names of
+// the inventory and the registrations resolved (through the DNS cache), the
+// replicas handshaken. Poll and Assess both start here.
+func (m *Monitor) gather(ctx context.Context) Input {
+	obs := m.probe.Observe(ctx)
+	if ctx.Err() != nil {
+		return Input{Observation: obs}
 	}
 	m.logReads(obs)
 	in := Input{Observation: obs, Probes: map[string]ProbeResult{}}
@@ -191,7 +217,13 @@ func (m *Monitor) poll(ctx context.Context) {
 	}
 	in.Resolved = m.resolve(ctx, Hosts(in.Inventory, obs.Replicas, obs.DumpThreads, m.opts.SelfServerID, m.opts.SelfRegisterHost))
 	in.Probes = m.handshakes(ctx, m.rules.ProbeTargets(in), in.Resolved)
+	return in
+}
 
+// apply evaluates one poll's input against the monitor's memory, keeps the
+// report and acts on it: transitions, health changes, kills.
+func (m *Monitor) apply(ctx context.Context, start time.Time, in Input) {
+	obs := in.Observation
 	now := m.opts.Now()
 	mem, trs, rep := m.rules.Evaluate(m.mem, in, now)
 	m.mem = mem

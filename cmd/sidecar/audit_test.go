@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/health/audit"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
-	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
 // TestAuditCommand audits a real MariaDB primary with a GTID replica: first
@@ -59,7 +61,7 @@ func TestAuditCommand(t *testing.T) {
 			Health   struct {
 				Problems []struct{ Type, Severity, Subject string }
 			}
-			Summary AuditSummary
+			Summary audit.Summary
 		}
 		if err := json.Unmarshal(out.Bytes(), &a); err != nil {
 			t.Fatalf("not JSON (%v): %s%s", err, out.String(), errOut.String())
@@ -136,33 +138,74 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// The audit's verdict is never ok above an error or a warning.
-func TestAuditSummary(t *testing.T) {
-	warn := health.Problem{Type: health.TypeCheckUnavailable, Severity: health.SeverityWarning}
-	crit := health.Problem{Type: health.TypeDumpThreadZombie, Severity: health.SeverityCritical}
-	tests := []struct {
-		name     string
-		rep      health.Report
-		findings []validate.Finding
-		want     AuditSummary
-	}{
-		{"clean", health.Report{Health: health.StatusOK}, nil, AuditSummary{Health: "ok"}},
-		{"infos only", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityInfo}},
-			AuditSummary{Health: "ok", Infos: 1}},
-		{"an error finding under healthy rules", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityError}},
-			AuditSummary{Health: "critical", Errors: 1}},
-		{"a warning finding", health.Report{Health: health.StatusOK}, []validate.Finding{{Severity: validate.SeverityWarning}},
-			AuditSummary{Health: "degraded", Warnings: 1}},
-		{"a blind check", health.Report{Health: health.StatusDegraded, Problems: []health.Problem{warn}}, nil,
-			AuditSummary{Health: "degraded", Warnings: 1}},
-		{"a critical problem", health.Report{Health: health.StatusCritical, Problems: []health.Problem{crit}}, []validate.Finding{{Severity: validate.SeverityWarning}},
-			AuditSummary{Health: "critical", Errors: 1, Warnings: 1}},
+// TestAudit_sameFindingsAsRun: the daemon and `sidecar audit`, configured
+// alike against the same real primary, report the same problems and check
+// states (the stream's own checks aside: an audit runs no stream). The
+// inventory names the real replica, one that is not there, and one whose
+// host name does not resolve, which the daemon's poll resolves through its
+// DNS cache and does not dial.
+func TestAudit_sameFindingsAsRun(t *testing.T) {
+	testdb.Require(t)
+	p := testdb.StartPrimary(t, testdb.Options{Name: "samep"})
+	r := testdb.StartReplica(t, p, testdb.Options{Name: "samer", Extra: []string{"--report-host=127.0.0.1", "--report-port=0"}})
+	replicas := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:1 semisync,nosuch.invalid:3306", r.Port)
+	env := []string{"SIDECAR_MYSQL_ADDR=" + p.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
+		"SIDECAR_MYSQL_TLS=disabled", "SIDECAR_EXPECTED_REPLICAS=" + replicas, "SIDECAR_ZOMBIE_GRACE=0s",
+		"SIDECAR_POLL_INTERVAL=300ms", "SIDECAR_PROBE_TIMEOUT=500ms", "SIDECAR_LOG_LEVEL=warn"}
+
+	d := startDaemon(t, env)
+	type judged struct {
+		Problems []struct{ Type, Subject, Severity string } `json:"problems"`
+		Checks   map[string]struct{ State string }          `json:"checks"`
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := summarize(tt.rep, tt.findings); got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+	var daemon judged
+	waitFor(t, "the daemon's replica.missing for 127.0.0.1:1", 30*time.Second, func() bool {
+		daemon = judged{}
+		if code, err := getJSON(d.base+"/status", &daemon); code != 200 || err != nil {
+			return false
+		}
+		for _, pr := range daemon.Problems {
+			if pr.Type == health.TypeReplicaMissing && pr.Subject == "replica/127.0.0.1:1" {
+				return true
 			}
-		})
+		}
+		return false
+	})
+
+	var out, errOut bytes.Buffer
+	if code := auditCommand(context.Background(), []string{"--format", "json"}, append(env, "SIDECAR_INSTANCE=db-1", "SIDECAR_CLUSTER=test"), &out, &errOut); code == exitCannotRun {
+		t.Fatalf("audit could not run: %s", errOut.String())
 	}
+	var a struct{ Health judged }
+	if err := json.Unmarshal(out.Bytes(), &a); err != nil {
+		t.Fatalf("audit JSON: %v\n%s", err, out.String())
+	}
+	if code, err := getJSON(d.base+"/status", &daemon); code != 200 || err != nil {
+		t.Fatalf("/status: %d %v", code, err)
+	}
+
+	flatten := func(j judged) (problems, checks []string) {
+		for _, pr := range j.Problems {
+			if !strings.HasPrefix(pr.Type, "stream.") {
+				problems = append(problems, pr.Type+" "+pr.Subject+" "+pr.Severity)
+			}
+		}
+		for k, c := range j.Checks {
+			if !strings.HasPrefix(k, "stream") {
+				checks = append(checks, k+"="+c.State)
+			}
+		}
+		slices.Sort(problems)
+		slices.Sort(checks)
+		return problems, checks
+	}
+	runProblems, runChecks := flatten(daemon)
+	auditProblems, auditChecks := flatten(a.Health)
+	if !slices.Equal(runProblems, auditProblems) {
+		t.Errorf("problems differ:\nrun:   %v\naudit: %v", runProblems, auditProblems)
+	}
+	if !slices.Equal(runChecks, auditChecks) {
+		t.Errorf("checks differ:\nrun:   %v\naudit: %v", runChecks, auditChecks)
+	}
+	t.Logf("run and audit agree on %d problems: %v", len(runProblems), runProblems)
 }
