@@ -17,6 +17,11 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/internal/netns"
 )
 
+// replicateWait bounds the wait for a replica to apply what the primary
+// wrote: reached only when replication is broken, never by a loaded
+// machine being slow.
+const replicateWait = time.Minute
+
 func TestPrimaryReplica(t *testing.T) {
 	t.Parallel()
 	p := StartPrimary(t, Options{})
@@ -24,7 +29,7 @@ func TestPrimaryReplica(t *testing.T) {
 
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT PRIMARY KEY, v VARCHAR(20))")
 	p.Exec(t, "INSERT INTO sbtest.t VALUES (?, ?)", 1, "hello")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(replicateWait); ; time.Sleep(20 * time.Millisecond) {
 		if r.Query(t, "SHOW TABLES FROM sbtest LIKE 't'") != nil {
 			if rows := r.Query(t, "SELECT v FROM sbtest.t WHERE id = 1"); len(rows) == 1 {
 				if rows[0]["v"] != "hello" {
@@ -34,7 +39,7 @@ func TestPrimaryReplica(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("row not replicated after 10 s")
+			t.Fatalf("row not replicated after %v", replicateWait)
 		}
 	}
 
@@ -118,9 +123,9 @@ func TestReplicaInNetNS(t *testing.T) {
 		t.Errorf("SHOW SLAVE HOSTS = %v, want host %s", hosts, ns.NSIP())
 	}
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT PRIMARY KEY)")
-	for deadline := time.Now().Add(10 * time.Second); r.Query(t, "SHOW TABLES FROM sbtest LIKE 't'") == nil; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(replicateWait); r.Query(t, "SHOW TABLES FROM sbtest LIKE 't'") == nil; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("table not replicated into the namespace after 10 s")
+			t.Fatalf("table not replicated into the namespace after %v", replicateWait)
 		}
 	}
 
