@@ -36,6 +36,11 @@ const (
 	selfID = 4000000001
 )
 
+// settleWait bounds the wait for a state a test sets up before its fault
+// (a replica connected, the stream up): reached only when it never comes,
+// never by a loaded machine being slow. Latency is asserted with within.
+const settleWait = time.Minute
+
 // within is the contract's bound: fire within 2 poll intervals (plus the
 // probe timeout and grace where a rule has them), resolve within 2.
 func within(extra time.Duration) time.Duration { return 2*poll + extra + slack }
@@ -198,7 +203,7 @@ func TestMonitor_zombieWhenReplicaFrozen(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
-	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
 
@@ -227,7 +232,7 @@ func TestMonitor_killZombie(t *testing.T) {
 	// bench may KILL other accounts' threads; the sidecar's minimal grants may not.
 	m, w := startMonitor(t, p, "bench", health.Options{KillZombies: true,
 		Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
-	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
 	victim := dumpThreads(t, p)
@@ -253,7 +258,7 @@ func TestMonitor_missingWhenReplicaKilled(t *testing.T) {
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY)")
 	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(r)}, true).Get})
-	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(r).Addr()) == health.ReplicaConnected
 	})
 
@@ -274,7 +279,7 @@ func TestMonitor_unknownReplica(t *testing.T) {
 	a := testdb.StartReplica(t, p, testdb.Options{})
 	syncer := simulateSidecar(t, p)
 	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{entry(a)}, true).Get})
-	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool {
 		return replicaStatus(rep, entry(a).Addr()) == health.ReplicaConnected
 	})
 
@@ -303,7 +308,7 @@ func TestMonitor_flappingSharedServerID(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	a := testdb.StartReplica(t, p, testdb.Options{})
 	m, w := startMonitor(t, p, "sidecar", health.Options{FlapWindow: 10 * time.Second})
-	waitReport(t, m, "replica connected", 10*time.Second, func(rep health.Report) bool { return len(rep.Replicas) == 1 })
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool { return len(rep.Replicas) == 1 })
 
 	started := time.Now()
 	b := testdb.StartReplica(t, p, testdb.Options{ServerID: a.ServerID})
@@ -322,7 +327,7 @@ func TestMonitor_semisyncCommitsWaiting(t *testing.T) {
 	r := testdb.StartReplica(t, p, testdb.Options{Extra: []string{"--rpl-semi-sync-slave-enabled=ON"}})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY)")
 	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{{Host: "127.0.0.1", Port: r.Port, SemiSync: true}}, true).Get})
-	waitReport(t, m, "semi-sync on with its replica", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "semi-sync on with its replica", settleWait, func(rep health.Report) bool {
 		return rep.SemiSync.StatusOn && rep.SemiSync.Clients == 1 && len(rep.Problems) == 0
 	})
 
@@ -362,7 +367,7 @@ func TestMonitor_sourceUnreachable(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	r := testdb.StartReplica(t, p, testdb.Options{})
 	m, w := startMonitor(t, r, "sidecar", health.Options{})
-	waitReport(t, m, "healthy replica", 10*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "healthy replica", settleWait, func(rep health.Report) bool {
 		return len(rep.Channels) == 1 && rep.Checks[health.TypeSourceUnreachable].State == health.CheckOK
 	})
 
@@ -547,7 +552,7 @@ func TestMonitor_frozenPrimaryStallThenDown(t *testing.T) {
 	go func() { done <- src.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	m, w := startMonitorRead(t, p, "sidecar", health.Options{Stream: meter.Snapshot, SelfThreadID: src.ThreadID}, 100*time.Millisecond)
-	waitReport(t, m, "stream connected and health ok", 20*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "stream connected and health ok", settleWait, func(rep health.Report) bool {
 		return meter.Snapshot().Connected && rep.Health == health.StatusOK
 	})
 
@@ -579,6 +584,6 @@ func TestMonitor_frozenPrimaryStallThenDown(t *testing.T) {
 		if len(resolved) != 0 || !slices.Equal(all[len(all)-1:], []string{"critical->ok"}) {
 			t.Errorf("round %d: resolved while frozen %v (want none); last change %v, want critical->ok", round, resolved, all)
 		}
-		waitReport(t, m, "stream connected again", 20*time.Second, func(health.Report) bool { return meter.Snapshot().Connected })
+		waitReport(t, m, "stream connected again", settleWait, func(health.Report) bool { return meter.Snapshot().Connected })
 	}
 }

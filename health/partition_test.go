@@ -63,7 +63,7 @@ func TestMonitor_networkPartition(t *testing.T) {
 
 	want := inventory.Entry{Host: ns.NSIP(), Port: r.Port}
 	m, w := startMonitor(t, p, "sidecar", health.Options{Inventory: inventory.Static([]inventory.Entry{want}, true).Get})
-	waitReport(t, m, "replica connected", 15*time.Second, func(rep health.Report) bool {
+	waitReport(t, m, "replica connected", settleWait, func(rep health.Report) bool {
 		return replicaStatus(rep, want.Addr()) == health.ReplicaConnected && len(rep.Problems) == 0
 	})
 	before := dumpThreadsFrom(t, p, ns.NSIP())
