@@ -17,23 +17,24 @@ import (
 )
 
 // Short event types: the last tokens of the NATS subject and the `type`
-// label of binlog_sidecar_events_published_total.
+// label of binlog_sidecar_events_published_total. A problem's type is the
+// health rule's own constant, so each has one spelling.
 const (
 	TypeSidecarStarted     = "sidecar.started"
 	TypeSidecarStopping    = "sidecar.stopping"
 	TypeStreamStats        = "stream.stats"
-	TypeStreamDown         = "stream.down"
-	TypeStreamStalled      = "stream.stalled"
+	TypeStreamDown         = health.TypeStreamDown
+	TypeStreamStalled      = health.TypeStreamStalled
 	TypeStreamGap          = "stream.gap"
-	TypeReplicaMissing     = "replica.missing"
-	TypeReplicaUnknown     = "replica.unknown"
-	TypeDumpThreadZombie   = "dump_thread.zombie"
-	TypeDumpThreadKilled   = "dump_thread.killed"
-	TypeDumpThreadFlapping = "dump_thread.flapping"
-	TypeSemisyncDegraded   = "semisync.degraded"
-	TypeSourceUnreachable  = "source.unreachable"
+	TypeReplicaMissing     = health.TypeReplicaMissing
+	TypeReplicaUnknown     = health.TypeReplicaUnknown
+	TypeDumpThreadZombie   = health.TypeDumpThreadZombie
+	TypeDumpThreadKilled   = health.TypeDumpThreadKilled
+	TypeDumpThreadFlapping = health.TypeDumpThreadFlapping
+	TypeSemiSyncDegraded   = health.TypeSemiSyncDegraded
+	TypeSourceUnreachable  = health.TypeSourceUnreachable
 	TypeHealthChanged      = "health.changed"
-	TypeCheckUnavailable   = "check.unavailable"
+	TypeCheckUnavailable   = health.TypeCheckUnavailable
 )
 
 // Types lists every short type in the contract's order, so metrics can
@@ -43,7 +44,7 @@ func Types() []string {
 		TypeSidecarStarted, TypeSidecarStopping, TypeStreamStats, TypeStreamDown,
 		TypeStreamStalled, TypeStreamGap, TypeReplicaMissing, TypeReplicaUnknown,
 		TypeDumpThreadZombie, TypeDumpThreadKilled, TypeDumpThreadFlapping,
-		TypeSemisyncDegraded, TypeSourceUnreachable, TypeHealthChanged, TypeCheckUnavailable,
+		TypeSemiSyncDegraded, TypeSourceUnreachable, TypeHealthChanged, TypeCheckUnavailable,
 	}
 }
 

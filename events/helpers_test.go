@@ -14,7 +14,7 @@ import (
 // problemTypes are the types FromTransition produces.
 var problemTypes = []string{
 	events.TypeStreamDown, events.TypeStreamStalled, events.TypeReplicaMissing, events.TypeReplicaUnknown,
-	events.TypeDumpThreadZombie, events.TypeDumpThreadFlapping, events.TypeSemisyncDegraded, events.TypeSourceUnreachable,
+	events.TypeDumpThreadZombie, events.TypeDumpThreadFlapping, events.TypeSemiSyncDegraded, events.TypeSourceUnreachable,
 	events.TypeCheckUnavailable,
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
+	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
 // Defaults for Options, and the JetStream stream the publisher creates when
@@ -38,8 +38,9 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 )
 
-// Reconnect and retry backoff: exponential from the minimum to the cap, with
-// jitter so a fleet of sidecars does not reconnect in step after an outage.
+// Reconnect and retry backoff (busBackoff): exponential from the minimum to
+// the cap, with jitter so a fleet of sidecars does not reconnect in step
+// after an outage.
 const (
 	backoffMin = 250 * time.Millisecond
 	backoffMax = 5 * time.Second
@@ -534,19 +535,12 @@ func decodeMsg(b []byte) (subject, id, typ string, body []byte, ok bool) {
 
 // backoff is the wait before the attempt'th retry.
 func backoff(attempt int) time.Duration {
-	d := backoffMin << min(max(attempt-1, 0), 10)
-	d = min(d, backoffMax)
-	return d/2 + rand.N(d/2+1)
+	b := stream.Backoff{Min: backoffMin, Max: backoffMax, Jitter: true}
+	return b.After(attempt)
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) { _ = stream.SleepContext(ctx, d) }
 
 func notify(ch chan struct{}) {
 	select {

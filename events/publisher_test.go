@@ -389,7 +389,7 @@ func TestPublisher_CloseBusDown(t *testing.T) {
 	b := events.NewBuilder(testCluster, testInstance)
 	want := map[string]bool{}
 	for n := range 50 {
-		e := seqEvent(b, events.TypeSemisyncDegraded, n)
+		e := seqEvent(b, events.TypeSemiSyncDegraded, n)
 		want[e.ID] = true
 		p.Publish(e)
 	}

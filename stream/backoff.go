@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
 
@@ -12,11 +13,16 @@ const (
 )
 
 // Backoff yields exponentially growing waits between retries, doubling from
-// Min up to Max. It is not safe for concurrent use; each retry loop owns one.
-// There is no jitter: one sidecar talks to one server, so there is no herd
-// to spread, and deterministic waits keep the tests exact.
+// Min up to Max: every retry loop of the sidecar uses it. It is not safe for
+// concurrent use; each retry loop owns one.
+//
+// Jitter draws each wait from the upper half of its range, so that a fleet
+// of sidecars that lost the same bus does not reconnect in step. The
+// stream's reconnects go without: one sidecar talks to one server, so there
+// is no herd to spread, and deterministic waits keep its tests exact.
 type Backoff struct {
 	Min, Max time.Duration
+	Jitter   bool
 
 	next time.Duration
 }
@@ -34,7 +40,30 @@ func (b *Backoff) Next() time.Duration {
 			b.next = hi
 		}
 	}
-	return d
+	return b.jitter(d)
+}
+
+// After is the wait before the attempt'th retry (1 for the first), for a
+// caller that counts attempts itself (a NATS reconnect handler); it leaves
+// the sequence of Next alone.
+func (b *Backoff) After(attempt int) time.Duration {
+	lo, hi := b.bounds()
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
+		if d > hi/2 {
+			d = hi
+			break
+		}
+		d *= 2
+	}
+	return b.jitter(min(d, hi))
+}
+
+func (b *Backoff) jitter(d time.Duration) time.Duration {
+	if !b.Jitter || d <= 0 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // Reset starts the sequence again from Min, after a success.

@@ -74,3 +74,47 @@ func TestSleepContext(t *testing.T) {
 		}
 	})
 }
+
+func TestBackoff_After(t *testing.T) {
+	b := Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+	tests := []struct {
+		attempt int
+		want    time.Duration
+	}{
+		{0, 250 * time.Millisecond},
+		{1, 250 * time.Millisecond},
+		{2, 500 * time.Millisecond},
+		{5, 4 * time.Second},
+		{6, 5 * time.Second},
+		{1 << 30, 5 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := b.After(tt.attempt); got != tt.want {
+			t.Errorf("After(%d) = %s, want %s", tt.attempt, got, tt.want)
+		}
+	}
+	if got := b.Next(); got != b.Min {
+		t.Errorf("Next after After = %s, want %s: After must leave the sequence alone", got, b.Min)
+	}
+}
+
+// With Jitter every wait lies in the upper half of its range, and waits
+// differ (a fleet does not retry in step).
+func TestBackoff_jitter(t *testing.T) {
+	b := Backoff{Min: time.Second, Max: 8 * time.Second, Jitter: true}
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := b.After(3) // 4 s without jitter
+		if d < 2*time.Second || d > 4*time.Second {
+			t.Fatalf("After(3) with jitter = %s, want within [2s, 4s]", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("200 jittered waits took %d distinct values, want several", len(seen))
+	}
+	first := b.Next()
+	if first < time.Second/2 || first > time.Second {
+		t.Errorf("first Next with jitter = %s, want within [0.5s, 1s]", first)
+	}
+}

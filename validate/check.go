@@ -8,6 +8,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // Input is everything one validation looks at.
@@ -40,9 +41,6 @@ const NeverFallsBackMillis = 1_000_000_000
 // MaxSemiSyncTimeoutMillis is the longest semi-sync timeout accepted without
 // a warning: beyond it a lost replica stalls commits for over a minute.
 const MaxSemiSyncTimeoutMillis = 60_000
-
-// derivedServerIDMin starts the range the sidecar derives its server_id from.
-const derivedServerIDMin = 4_000_000_000
 
 // Check runs every check on in and returns the findings, sorted by place.
 func Check(in Input) []Finding {
@@ -281,7 +279,7 @@ func checkServerID(c *checker) {
 		case id == 0:
 			c.report(v, "V1", SeverityError, optAt(o), fix, "server_id=0: a source with id 0 refuses every replica, and a replica with id 0 refuses to start replicating")
 			continue
-		case id >= derivedServerIDMin:
+		case id >= mysqlserver.DerivedServerIDMin:
 			c.report(v, "V1", SeverityWarning, optAt(o), "use an id below 4000000000",
 				"server_id=%d is in 4000000000–4294967295, where the sidecar derives its own id from its instance name; the two may collide", id)
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"math"
 	"net"
@@ -25,19 +24,12 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
 // envPrefix starts every variable the sidecar reads.
 const envPrefix = "SIDECAR_"
-
-// Derived server ids live in the top of the id space, which real servers
-// rarely use, so that the pseudo-replica never collides with a replica: on
-// MariaDB a shared server_id evicts the real replica's dump thread.
-const (
-	derivedServerIDMin = 4000000000
-	derivedServerIDMax = 4294967295
-)
 
 // Config is the whole configuration, read from SIDECAR_* environment
 // variables. Defaults are in the tags; contract.md is the reference and
@@ -308,7 +300,7 @@ func (c *Config) resolve() []string {
 		}
 	}
 	if c.ServerID == 0 {
-		c.ServerID = DerivedServerID(c.Instance)
+		c.ServerID = mysqlserver.DerivedServerID(c.Instance)
 	}
 	var startErr *binlog.StartError
 	if _, err := binlog.ParseStart(c.Start); errors.As(err, &startErr) {
@@ -556,17 +548,6 @@ func subjectPrefixOK(p string) error {
 		}
 	}
 	return nil
-}
-
-// DerivedServerID maps an instance name to a stable server_id in
-// 4000000000–4294967295, so that a restarted sidecar keeps its id (on
-// MariaDB its new dump thread then replaces its old one instead of leaving
-// a zombie) and two sidecars rarely collide.
-func DerivedServerID(instance string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(instance))
-	span := uint64(derivedServerIDMax - derivedServerIDMin + 1)
-	return uint32(derivedServerIDMin + uint64(h.Sum32())%span)
 }
 
 // MySQLTLS builds the TLS configuration for SIDECAR_MYSQL_TLS. It returns nil

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 func TestLoadConfig_Defaults(t *testing.T) {
@@ -43,7 +45,7 @@ func TestLoadConfig_Defaults(t *testing.T) {
 		{"log level", cfg.LogLevel, "info"},
 		{"log format", cfg.LogFormat, "json"},
 		{"inventory configured", cfg.InventoryConfigured, false},
-		{"server id", cfg.ServerID, DerivedServerID("db-1")},
+		{"server id", cfg.ServerID, mysqlserver.DerivedServerID("db-1")},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -180,21 +182,6 @@ func TestLoadConfig_InventoryFile(t *testing.T) {
 	}
 	if !cfg.InventoryConfigured || len(cfg.Inventory) != 2 || !cfg.Inventory[0].SemiSync || cfg.Inventory[1].Port != 3307 {
 		t.Errorf("inventory = %+v", cfg.Inventory)
-	}
-}
-
-func TestDerivedServerID(t *testing.T) {
-	for _, give := range []string{"", "db-1", "db-2", "a-very-long-instance-name.example.com"} {
-		got := DerivedServerID(give)
-		if got < derivedServerIDMin {
-			t.Errorf("DerivedServerID(%q) = %d, below %d", give, got, derivedServerIDMin)
-		}
-		if again := DerivedServerID(give); again != got {
-			t.Errorf("DerivedServerID(%q) not stable: %d then %d", give, got, again)
-		}
-	}
-	if DerivedServerID("db-1") == DerivedServerID("db-2") {
-		t.Error("db-1 and db-2 derive the same server_id")
 	}
 }
 
