@@ -19,6 +19,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 const (
@@ -102,16 +103,10 @@ func newPublisher(t testing.TB, o events.Options, log zerolog.Logger) *events.Pu
 	return p
 }
 
-// waitFor polls cond every 10 ms until it holds, failing after waitLimit.
+// waitFor waits up to waitLimit for cond (internal/testwait).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, what, waitLimit, cond)
 }
 
 func published(s events.Stats) (n uint64) {

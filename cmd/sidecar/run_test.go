@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 func freeAddr(t testing.TB) string {
@@ -43,15 +44,10 @@ func getJSON(url string, v any) (int, error) {
 	return resp.StatusCode, json.Unmarshal(b, v)
 }
 
+// waitFor waits up to limit for cond (internal/testwait).
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(t, what, limit, cond)
 }
 
 // TestRun_EndToEnd runs the daemon against a real primary with a real
