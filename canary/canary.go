@@ -260,7 +260,10 @@ func (c *Canary) write(ctx context.Context, cn *conn, seq uint64, done chan<- re
 				c.log.Warn().Err(err).Uint32("connection_id", cn.id).Msg("canary write blocked past the timeout; KILL QUERY failed")
 			}
 		})
+		// Shutdown ends a write at once: the connection is dropped after.
+		stop := context.AfterFunc(ctx, func() { _ = cn.c.SetDeadline(time.Now()) })
 		_, err := cn.exec(sql, c.cfg.Timeout+2*dialTimeout)
+		stop()
 		took := time.Since(w.at)
 		if !timer.Stop() {
 			// The kill started: wait for it, so it cannot hit the next write.

@@ -41,6 +41,7 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 		InFlight  *float64                         `json:"in_flight_ms"`
 		Reason    string                           `json:"reason"`
 		SlowCount int                              `json:"slow_intervals"`
+		Killed    uint64                           `json:"killed"`
 	}
 	var st struct {
 		Canary   canaryDoc `json:"canary"`
@@ -98,7 +99,13 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 	if w, _ := ev.Data.Evidence["semisync_wait_sessions"].(float64); w < 1 || !strings.Contains(ev.Data.Summary, "semi-sync acknowledgement") {
 		t.Errorf("commit.slow does not name the semi-sync waits: wait sessions %v, summary %q", ev.Data.Evidence["semisync_wait_sessions"], ev.Data.Summary)
 	}
-	getJSON(d.base+"/status", &st)
+	// The canary's own write waits for the acknowledgement too: once
+	// SIDECAR_CANARY_TIMEOUT passes it is killed, and the next one waits
+	// in its place (never two at once).
+	waitFor(t, "the canary's blocked write killed", 60*time.Second, func() bool {
+		getJSON(d.base+"/status", &st)
+		return st.Canary.Killed >= 1
+	})
 	t.Logf("frozen: canary %+v", st.Canary)
 }
 
