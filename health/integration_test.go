@@ -331,23 +331,7 @@ func TestMonitor_semisyncCommitsWaiting(t *testing.T) {
 		return rep.SemiSync.StatusOn && rep.SemiSync.Clients == 1 && len(rep.Problems) == 0
 	})
 
-	admin := p.Conn(t)
-	r.Pause()
-	frozen := time.Now()
-	writers := p.StartWriters(t, 2, "INSERT INTO sbtest.t VALUES ()")
-	// Registered after the writers' connections, so it runs before they
-	// close: unfreeze the replica and switch semi-sync off so blocked
-	// commits return, then wait for the writers.
-	t.Cleanup(func() {
-		writers.Stop()
-		r.Resume()
-		if _, err := admin.Execute("SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
-			t.Errorf("switch semi-sync off: %v", err)
-		}
-		if !writers.Wait(30 * time.Second) {
-			t.Error("writers still blocked 30 s after cleanup")
-		}
-	})
+	frozen := testdb.FreezeUnderWrites(t, p, r, 2, "INSERT INTO sbtest.t VALUES ()")
 	tr := w.wait(t, health.StateFiring, health.TypeSemiSyncDegraded, "semisync/"+health.ReasonCommitsWaiting, within(probeTimeout))
 	// A poll waits up to the probe timeout for the frozen replica's greeting.
 	t.Logf("semisync.degraded commits_waiting fired %v after the semi-sync replica froze under writes (bound %v)",

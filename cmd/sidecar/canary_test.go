@@ -56,22 +56,7 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 	})
 	t.Logf("at rest: canary %+v", st.Canary)
 
-	admin := p.Conn(t)
-	r.Pause()
-	frozen := time.Now()
-	writers := p.StartWriters(t, 2, "INSERT INTO sbtest.t VALUES ()")
-	// Runs before the writers' connections close: unfreeze the replica and
-	// switch semi-sync off so blocked commits return, then wait for them.
-	t.Cleanup(func() {
-		writers.Stop()
-		r.Resume()
-		if _, err := admin.Execute("SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
-			t.Errorf("switch semi-sync off: %v", err)
-		}
-		if !writers.Wait(30 * time.Second) {
-			t.Error("writers still blocked 30 s after cleanup")
-		}
-	})
+	frozen := testdb.FreezeUnderWrites(t, p, r, 2, "INSERT INTO sbtest.t VALUES ()")
 	var ev struct {
 		Type    string `json:"type"`
 		Subject string `json:"subject"`

@@ -54,3 +54,28 @@ func (w *Writers) Wait(limit time.Duration) bool {
 		return false
 	}
 }
+
+// FreezeUnderWrites SIGSTOPs replica, a semi-sync replica of primary, while
+// n sessions commit stmt in a loop on primary, so that commits wait for an
+// acknowledgement that never comes; it returns when the replica froze.
+// When the test ends (before the writers' connections close) the replica
+// resumes, semi-sync is switched off so blocked commits return, and the
+// writers are waited for.
+func FreezeUnderWrites(t testing.TB, primary, replica *Server, n int, stmt string) time.Time {
+	t.Helper()
+	admin := primary.Conn(t)
+	replica.Pause()
+	frozen := time.Now()
+	w := primary.StartWriters(t, n, stmt)
+	t.Cleanup(func() {
+		w.Stop()
+		replica.Resume()
+		if _, err := admin.Execute("SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
+			t.Errorf("testdb: switch semi-sync off: %v", err)
+		}
+		if !w.Wait(30 * time.Second) {
+			t.Error("testdb: writers still blocked 30 s after cleanup")
+		}
+	})
+	return frozen
+}
