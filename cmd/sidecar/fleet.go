@@ -125,23 +125,15 @@ func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
 func fleetOnce(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
 	defer cancel()
-	var entries []fleet.Entry
-	b, err := js.KeyValue(ctx, f.bucket)
+	entries, bad, err := kv.Read(ctx, js, f.bucket)
 	switch {
-	case errors.Is(err, jetstream.ErrBucketNotFound):
+	case errors.Is(err, jetstream.ErrStreamNotFound):
 		// No sidecar has written yet: an empty fleet.
 	case err != nil:
-		fmt.Fprintf(stderr, "sidecar fleet: bucket %s: %v\n", f.bucket, err)
+		fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
 		return exitConfig
-	default:
-		var bad int
-		if entries, bad, err = kv.Read(ctx, b); err != nil {
-			fmt.Fprintf(stderr, "sidecar fleet: %v\n", err)
-			return exitConfig
-		}
-		if bad > 0 {
-			fmt.Fprintf(stderr, "sidecar fleet: %d values in bucket %s are not status documents; left out\n", bad, f.bucket)
-		}
+	case bad > 0:
+		fmt.Fprintf(stderr, "sidecar fleet: %d values in bucket %s are not status documents; left out\n", bad, f.bucket)
 	}
 	v := fleet.Compute(fleet.Filter(entries, f.cluster, events.Token(f.cluster)), time.Now(), f.every)
 	if err := writeView(stdout, v, f.format); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +21,8 @@ func parseLevel(s string) (zerolog.Level, error) {
 	return zerolog.NoLevel, fmt.Errorf("unknown log level %q", s)
 }
 
+var timeFormatOnce sync.Once
+
 // newLogger is the only place a root logger is built; components get
 // children with a `component` field.
 func newLogger(w io.Writer, level, format string) zerolog.Logger {
@@ -33,6 +36,8 @@ func newLogger(w io.Writer, level, format string) zerolog.Logger {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
+	// A package global of zerolog's: set once, since several daemons may
+	// run in one process (the tests) and each would write it.
+	timeFormatOnce.Do(func() { zerolog.TimeFieldFormat = time.RFC3339Nano })
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }

@@ -35,17 +35,29 @@ type record struct {
 // a transition in the problems bucket with compare-and-set, so all agree on
 // its revision, and publishes with Nats-Msg-Id <problem id>:<state>:<revision>,
 // so JetStream keeps one copy of each transition (within the stream's
-// duplicate window). A transition that could not be recorded or published
-// stays pending and is tried again at the next Sync.
+// duplicate window). A recorded transition waits in a queue, in order,
+// until the bus acknowledged it: a finding that resolves and fires again
+// while the bus is away still yields both events.
 type Announcer struct {
 	JS      jetstream.JetStream
 	Records jetstream.KeyValue
 	Builder *events.Builder
 	Prefix  string
+	// active is each finding as last recorded: firing ones only.
 	active  map[string]fleet.Finding
+	pending []pendingEvent
 	// Published and Duplicates count events stored and events JetStream
 	// reported as duplicates (another publisher was first).
 	Published, Duplicates int
+}
+
+// pendingEvent is a recorded transition not yet acknowledged by the bus.
+type pendingEvent struct {
+	id    string
+	rev   uint64
+	since time.Time
+	f     fleet.Finding
+	state health.State
 }
 
 // Transition is one event an Announcer sent.
@@ -76,9 +88,10 @@ func (a *Announcer) Load(ctx context.Context) error {
 	return nil
 }
 
-// Sync publishes what changed since the last Sync: findings new in now
-// fire, findings gone from it resolve. It returns the transitions sent
-// and the first error (the rest is retried at the next Sync).
+// Sync records what changed since the last Sync (findings new in now
+// fire, findings gone from it resolve) and publishes every recorded
+// transition not yet acknowledged, in order. It returns the transitions
+// acknowledged and the first error (the rest is retried at the next Sync).
 func (a *Announcer) Sync(ctx context.Context, now []fleet.Finding) ([]Transition, error) {
 	if a.active == nil {
 		a.active = map[string]fleet.Finding{}
@@ -87,17 +100,19 @@ func (a *Announcer) Sync(ctx context.Context, now []fleet.Finding) ([]Transition
 	for _, f := range now {
 		current[f.ProblemID()] = f
 	}
-	var sent []Transition
 	var firstErr error
-	try := func(id string, f fleet.Finding, state health.State) {
-		dup, err := a.transition(ctx, id, f, state)
+	note := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	change := func(id string, f fleet.Finding, state health.State) {
+		rev, since, err := a.record(ctx, id, f, state)
 		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
+			note(err)
 			return
 		}
-		sent = append(sent, Transition{Finding: f, State: state, Duplicate: dup})
+		a.pending = append(a.pending, pendingEvent{id: id, rev: rev, since: since, f: f, state: state})
 		if state == health.StateFiring {
 			a.active[id] = f
 		} else {
@@ -106,36 +121,42 @@ func (a *Announcer) Sync(ctx context.Context, now []fleet.Finding) ([]Transition
 	}
 	for _, f := range now {
 		if id := f.ProblemID(); !hasKey(a.active, id) {
-			try(id, f, health.StateFiring)
+			change(id, f, health.StateFiring)
 		}
 	}
 	for id, f := range a.active {
 		if !hasKey(current, id) {
-			try(id, f, health.StateResolved)
+			change(id, f, health.StateResolved)
 		}
+	}
+	var sent []Transition
+	for len(a.pending) > 0 {
+		p := a.pending[0]
+		dup, err := a.publish(ctx, p)
+		if err != nil {
+			note(err)
+			break
+		}
+		a.pending = a.pending[1:]
+		sent = append(sent, Transition{Finding: p.f, State: p.state, Duplicate: dup})
 	}
 	return sent, firstErr
 }
 
 func hasKey(m map[string]fleet.Finding, k string) bool { _, ok := m[k]; return ok }
 
-// transition records the state (or finds it recorded by another
-// publisher) and publishes the event with the agreed id.
-func (a *Announcer) transition(ctx context.Context, id string, f fleet.Finding, state health.State) (duplicate bool, err error) {
-	rev, since, err := a.record(ctx, id, f, state)
+// publish sends one recorded transition with the agreed id.
+func (a *Announcer) publish(ctx context.Context, p pendingEvent) (duplicate bool, err error) {
+	body, err := events.Encode(a.Builder.FromFleet(events.FleetTransition{Finding: p.f, State: p.state, Since: p.since}))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("encode %s: %w", p.f.Type, err)
 	}
-	body, err := events.Encode(a.Builder.FromFleet(events.FleetTransition{Finding: f, State: state, Since: since}))
-	if err != nil {
-		return false, fmt.Errorf("encode %s: %w", f.Type, err)
-	}
-	msg := nats.NewMsg(events.FleetSubject(a.Prefix, f.Type))
+	msg := nats.NewMsg(events.FleetSubject(a.Prefix, p.f.Type))
 	msg.Data = body
-	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s:%s:%d", id, state, rev))
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s:%s:%d", p.id, p.state, p.rev))
 	ack, err := a.JS.PublishMsg(ctx, msg)
 	if err != nil {
-		return false, fmt.Errorf("publish %s %s: %w", f.Type, state, err)
+		return false, fmt.Errorf("publish %s %s: %w", p.f.Type, p.state, err)
 	}
 	if ack.Duplicate {
 		a.Duplicates++

@@ -118,3 +118,46 @@ func TestAnnouncer_TwoPublishersEachTransitionOnce(t *testing.T) {
 			p1.Duplicates, p2.Duplicates, late.Duplicates)
 	}
 }
+
+// A finding fires and resolves while the events stream is missing (every
+// publish fails): once the stream is there, both transitions go out, in
+// order; neither is lost for having been superseded before it was sent.
+func TestAnnouncer_TransitionsQueuedWhileBusRefuses(t *testing.T) {
+	srv := testnats.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	rec, err := kv.OpenProblems(ctx, js, "S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &kv.Announcer{JS: js, Records: rec, Builder: events.NewBuilder("fleet", "p"), Prefix: "mysql.health"}
+	f := fleet.Finding{Type: fleet.TypeReplicaShared, Subject: "server_id/3", Severity: "critical", Summary: "s"}
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	if _, err := a.Sync(short(), []fleet.Finding{f}); err == nil {
+		t.Fatal("published without a stream")
+	}
+	if _, err := a.Sync(short(), nil); err == nil {
+		t.Fatal("published without a stream")
+	}
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MYSQL_HEALTH", Subjects: []string{"mysql.health.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := a.Sync(ctx, nil)
+	if err != nil || len(sent) != 2 || sent[0].State != "firing" || sent[1].State != "resolved" {
+		t.Fatalf("sent %+v (%v), want firing then resolved", sent, err)
+	}
+	if info, _ := stream.Info(ctx); info.State.Msgs != 2 {
+		t.Errorf("stream holds %d messages, want 2", info.State.Msgs)
+	}
+}

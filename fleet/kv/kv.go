@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
@@ -62,28 +65,57 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string, every time
 
 // Read returns every key of the bucket as it is now, with the keys
 // removed (deleted, or expired with a delete marker) marked Gone. Values
-// that are not a status document are counted in bad, not returned.
-func Read(ctx context.Context, kv jetstream.KeyValue) (entries []fleet.Entry, bad int, err error) {
-	w, err := kv.WatchAll(ctx)
+// that are not a status document are counted in bad, not returned. It
+// creates no consumer: the keys come from the stream's subject list and
+// each value from a direct read of the subject's last message, which is
+// what an anonymous client of the embedded server may do and what keeps
+// working on a cluster while a consumer could not be placed.
+func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries []fleet.Entry, bad int, err error) {
+	stream, err := js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
-		return nil, 0, fmt.Errorf("watch key-value bucket %s: %w", kv.Bucket(), err)
+		return nil, 0, fmt.Errorf("read key-value bucket %s: %w", bucket, err)
 	}
-	defer w.Stop()
+	prefix := "$KV." + bucket + "."
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list key-value bucket %s: %w", bucket, err)
+	}
+	subjects := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		subjects = append(subjects, subj)
+	}
+	slices.Sort(subjects)
 	st := NewState()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("read key-value bucket %s: %w", kv.Bucket(), ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, 0, fmt.Errorf("read key-value bucket %s: watcher stopped", kv.Bucket())
-			}
-			if e == nil { // the initial values are all in
-				return st.Entries(), st.Bad, nil
-			}
-			st.Apply(e)
+	for _, subj := range subjects {
+		m, err := stream.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // expired meanwhile
 		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("read key-value bucket %s: %w", bucket, err)
+		}
+		st.apply(strings.TrimPrefix(subj, prefix), operation(m.Header), m.Time, m.Data)
 	}
+	return st.Entries(), st.Bad, nil
+}
+
+// operation is a stored message's key-value operation, from its headers
+// as nats.go's watcher reads them: a delete or purge, or a server's delete
+// marker when the TTL removed the key.
+func operation(h nats.Header) jetstream.KeyValueOp {
+	switch h.Get("KV-Operation") {
+	case "DEL":
+		return jetstream.KeyValueDelete
+	case "PURGE":
+		return jetstream.KeyValuePurge
+	}
+	switch h.Get(jetstream.MarkerReasonHeader) {
+	case "MaxAge", "Purge":
+		return jetstream.KeyValuePurge
+	case "Remove":
+		return jetstream.KeyValueDelete
+	}
+	return jetstream.KeyValuePut
 }
 
 // State is the bucket as a watcher has seen it so far: the last value of
@@ -101,12 +133,16 @@ func NewState() *State { return &State{keys: map[string]fleet.Entry{}} }
 
 // Apply records one update of the watcher.
 func (s *State) Apply(e jetstream.KeyValueEntry) {
-	prev, seen := s.keys[e.Key()]
+	s.apply(e.Key(), e.Operation(), e.Created(), e.Value())
+}
+
+func (s *State) apply(key string, op jetstream.KeyValueOp, created time.Time, value []byte) {
+	prev, seen := s.keys[key]
 	if !seen {
-		s.order = append(s.order, e.Key())
+		s.order = append(s.order, key)
 	}
-	next := fleet.Entry{Key: e.Key(), Updated: e.Created()}
-	switch e.Operation() {
+	next := fleet.Entry{Key: key, Updated: created}
+	switch op {
 	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 		next.Doc, next.Gone = prev.Doc, true
 		if seen {
@@ -114,18 +150,18 @@ func (s *State) Apply(e jetstream.KeyValueEntry) {
 		}
 	default:
 		var d fleet.Document
-		if err := json.Unmarshal(e.Value(), &d); err != nil {
+		if err := json.Unmarshal(value, &d); err != nil {
 			s.Bad++
 			if seen {
 				return
 			}
-			delete(s.keys, e.Key())
+			delete(s.keys, key)
 			s.order = s.order[:len(s.order)-1]
 			return
 		}
 		next.Doc = &d
 	}
-	s.keys[e.Key()] = next
+	s.keys[key] = next
 }
 
 // Entries are the keys in the order first seen.

@@ -19,12 +19,12 @@ import (
 
 // waitFor polls the bucket with an anonymous client's Read until ok
 // accepts the entries, or fails after a bound (not a measure).
-func waitFor(t *testing.T, ctx context.Context, b jetstream.KeyValue, what string, ok func([]fleet.Entry) bool) []fleet.Entry {
+func waitFor(t *testing.T, ctx context.Context, js jetstream.JetStream, what string, ok func([]fleet.Entry) bool) []fleet.Entry {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		entries, bad, err := kv.Read(rctx, b)
+		entries, bad, err := kv.Read(rctx, js, "FLEET")
 		cancel()
 		if err == nil && bad == 0 && ok(entries) {
 			return entries
@@ -94,7 +94,7 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 			t.Fatalf("the anonymous client cannot bind the bucket: %v", err)
 		}
 	}
-	entries := waitFor(t, ctx, b, "the sidecar's status", func(es []fleet.Entry) bool { return len(es) == 1 })
+	entries := waitFor(t, ctx, ajs, "the sidecar's status", func(es []fleet.Entry) bool { return len(es) == 1 })
 	got := entries[0]
 	if got.Key != "prod.db_1" || got.Doc == nil || got.Doc.Instance != "db.1" || got.Doc.SidecarServerID != 4000000001 ||
 		got.Doc.Health != "ok" || len(got.Doc.Inventory) != 1 || got.Doc.Inventory[0].IPs[0] != "10.0.0.3" ||
@@ -103,7 +103,7 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 	}
 
 	status.Store(int32(health.StatusCritical))
-	waitFor(t, ctx, b, "the change of state", func(es []fleet.Entry) bool {
+	waitFor(t, ctx, ajs, "the change of state", func(es []fleet.Entry) bool {
 		return len(es) == 1 && es[0].Doc != nil && es[0].Doc.Health == "critical"
 	})
 
@@ -119,8 +119,8 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 	// told by the delete marker (nats-server 2.11+).
 	stop()
 	<-done
-	waitFor(t, ctx, b, "the expired key", func(es []fleet.Entry) bool { return len(es) == 1 && es[0].Gone })
-	v := fleet.Compute(waitFor(t, ctx, b, "the expired key", func(es []fleet.Entry) bool { return len(es) == 1 }), time.Now(), time.Second)
+	waitFor(t, ctx, ajs, "the expired key", func(es []fleet.Entry) bool { return len(es) == 1 && es[0].Gone })
+	v := fleet.Compute(waitFor(t, ctx, ajs, "the expired key", func(es []fleet.Entry) bool { return len(es) == 1 }), time.Now(), time.Second)
 	if len(v.Findings) != 1 || v.Findings[0].Type != fleet.TypeSidecarSilent || !v.Findings[0].Evidence.Gone {
 		t.Errorf("findings %+v, want one sidecar_silent, gone", v.Findings)
 	}
