@@ -78,10 +78,19 @@ func mapNameValues(rs Rowset) (map[string]string, error) {
 	return out, err
 }
 
-// mapDumpThreads maps the dump-thread query of any flavor.
+// dumpCommands are the processlist commands of binlog dump threads
+// (MariaDB's, then MySQL's GTID-based one).
+var dumpCommands = []string{"Binlog Dump", "Binlog Dump GTID"}
+
+// mapDumpThreads maps the dump-thread query of any flavor. Rows of other
+// commands are dropped: SHOW PROCESSLIST (MariaDB without
+// performance_schema) lists every thread.
 func mapDumpThreads(rs Rowset) ([]health.DumpThread, error) {
 	out := []health.DumpThread{}
 	err := rs.rows(dumpCols, []string{"id", "user", "host", "command", "time", "state"}, func(r row) {
+		if !slices.Contains(dumpCommands, r.str("command")) {
+			return
+		}
 		out = append(out, health.DumpThread{ID: r.uint("id"), User: r.str("user"), Host: r.str("host"),
 			Command: r.str("command"), State: r.str("state"), Time: r.int("time"),
 			ReplicaUUID: r.str("replica_uuid"), HeartbeatNS: r.str("heartbeat_ns"), SemiSync: r.str("semisync")})

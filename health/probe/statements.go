@@ -14,8 +14,14 @@ const (
 	sqlStatus    = `SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Threads_running') OR Variable_name LIKE 'Rpl_semi_sync%'`
 
 	// MariaDB: one command for every replica; user variables only with
-	// performance_schema=ON (10.5.2+).
-	sqlDumpMariaDB   = `SELECT ID, USER, HOST, COMMAND, TIME, STATE FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'`
+	// performance_schema=ON (10.5.2+). Without them the dump threads come
+	// from SHOW PROCESSLIST, filtered here (mapDumpThreads): MariaDB serves
+	// it straight from the thread list, whereas information_schema.PROCESSLIST
+	// is materialised into an Aria temporary table (its INFO columns are
+	// LONGTEXT/BLOB) on every poll, and 10.11.19 has crashed (SIGSEGV in
+	// ha_maria::drop_table <- free_tmp_table) dropping that table while
+	// other threads were being killed.
+	sqlDumpMariaDB   = `SHOW PROCESSLIST`
 	sqlDumpMariaDBPS = `SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE,
   MAX(CASE WHEN v.VARIABLE_NAME IN ('replica_uuid', 'slave_uuid') THEN v.VARIABLE_VALUE END) AS replica_uuid,
   MAX(CASE WHEN v.VARIABLE_NAME IN ('source_heartbeat_period', 'master_heartbeat_period') THEN v.VARIABLE_VALUE END) AS heartbeat_ns,
