@@ -174,12 +174,16 @@ func replicaStatus(rep health.Report, addr string) string {
 
 func entry(s *testdb.Server) inventory.Entry { return inventory.Entry{Host: "127.0.0.1", Port: s.Port} }
 
-// dumpThreads returns the ids of the primary's binlog dump threads.
+// dumpThreads returns the ids of the primary's binlog dump threads. It
+// reads SHOW PROCESSLIST, as the probe does, never the temporary table of
+// information_schema.PROCESSLIST (see dumpThreadsFrom).
 func dumpThreads(t *testing.T, p *testdb.Server) []string {
 	t.Helper()
 	var ids []string
-	for _, r := range p.Query(t, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'") {
-		ids = append(ids, r["ID"])
+	for _, r := range p.Query(t, "SHOW PROCESSLIST") {
+		if r["Command"] == "Binlog Dump" {
+			ids = append(ids, r["Id"])
+		}
 	}
 	return ids
 }

@@ -161,16 +161,16 @@ type thread struct{ id, state, time string }
 func (th thread) String() string { return fmt.Sprintf("%s(%q, %ss)", th.id, th.state, th.time) }
 
 // dumpThreadsFrom returns the primary's binlog dump threads from ip, by id.
-// The statement is the text-protocol one the probe polls with, filtered
-// and sorted here: the same read as a prepared statement with ORDER BY
-// once crashed mariadbd 10.11.19 (SIGSEGV in ha_maria::drop_table,
-// freeing the statement's temporary table) as the old dump thread ended.
+// It reads SHOW PROCESSLIST, as the probe does, filtered and sorted here:
+// reads of information_schema.PROCESSLIST (an Aria temporary table per
+// query) crashed mariadbd 10.11.19 (SIGSEGV in ha_maria::drop_table,
+// freeing that table) as the old dump thread ended.
 func dumpThreadsFrom(t *testing.T, p *testdb.Server, ip string) []thread {
 	t.Helper()
 	var out []thread
-	for _, r := range p.Query(t, "SELECT ID, HOST, STATE, TIME FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'") {
-		if strings.HasPrefix(r["HOST"], ip+":") {
-			out = append(out, thread{id: r["ID"], state: r["STATE"], time: r["TIME"]})
+	for _, r := range p.Query(t, "SHOW PROCESSLIST") {
+		if r["Command"] == "Binlog Dump" && strings.HasPrefix(r["Host"], ip+":") {
+			out = append(out, thread{id: r["Id"], state: r["State"], time: r["Time"]})
 		}
 	}
 	slices.SortFunc(out, func(a, b thread) int { // decimal ids: the shorter is the smaller

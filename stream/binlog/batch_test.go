@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,8 +82,10 @@ func waitDumpThreads(t *testing.T, p *testdb.Server, src *Source) {
 	var ids []string
 	waitFor(t, 20*time.Second, "exactly one sidecar dump thread", func() bool {
 		ids = ids[:0]
-		for _, row := range p.Query(t, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'sidecar' AND COMMAND LIKE 'Binlog Dump%'") {
-			ids = append(ids, row["ID"])
+		for _, row := range p.Query(t, "SHOW PROCESSLIST") { // not information_schema: see health/probe's sqlDumpMariaDB
+			if row["User"] == "sidecar" && strings.HasPrefix(row["Command"], "Binlog Dump") {
+				ids = append(ids, row["Id"])
+			}
 		}
 		return len(ids) == 1 && ids[0] == strconv.FormatUint(src.ThreadID(), 10)
 	})
