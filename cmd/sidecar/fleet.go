@@ -153,10 +153,10 @@ func writeView(w io.Writer, v fleet.View, format string) error {
 	return enc.Encode(v)
 }
 
-// fleetLive redraws the view on every change of the bucket and every
-// second (staleness moves with the clock), with the latest events (all
-// but stream.stats) under it, until ctx ends. The connection reconnects
-// on its own and the watcher resumes, so the view outlives a server's loss.
+// fleetLive redraws the view every second from a fresh read of the
+// bucket (staleness moves with the clock), with the latest events (all but
+// stream.stats) under it, until ctx ends. The connection reconnects on its
+// own, so the view outlives a server's loss.
 func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
 	feed := make(chan *nats.Msg, 256)
 	sub, err := nc.ChanSubscribe(f.prefix+".>", feed)
@@ -233,59 +233,41 @@ func fleetPublish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f 
 	})
 }
 
-// watchFleet watches the bucket and calls show with the view after each
-// change and every second, and onFeed with each message of feed (nil:
-// none), until ctx ends.
+// watchFleet reads the bucket every second (kv.Read, no consumer) and
+// calls show with the view, and onFeed with each message of feed (nil:
+// none), until ctx ends. Polling rather than a key-value watcher: on a
+// cluster that lost a node a watcher could stall for minutes (nats-server
+// 2.9), while direct reads go on; a change shows within a second.
 func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer,
 	feed <-chan *nats.Msg, onFeed func(*nats.Msg), show func(fleet.View)) int {
-	var b jetstream.KeyValue
-	for {
-		bctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
-		var err error
-		b, err = js.KeyValue(bctx, f.bucket)
-		cancel()
-		if err == nil {
-			break
-		}
-		fmt.Fprintf(stderr, "sidecar fleet: waiting for bucket %s: %v\n", f.bucket, err)
-		select {
-		case <-ctx.Done():
-			return exitOK
-		case <-time.After(time.Second):
-		}
-	}
-	w, err := b.WatchAll(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "sidecar fleet: watch bucket %s: %v\n", f.bucket, err)
-		return exitConfig
-	}
-	defer w.Stop()
 	st := kv.NewState()
-	loaded := false // no view before the bucket's initial values are all in
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var lastErr string
 	for {
 		select {
 		case <-ctx.Done():
 			return exitOK
-		case e, ok := <-w.Updates():
-			if !ok {
-				fmt.Fprintf(stderr, "sidecar fleet: the watcher of bucket %s stopped\n", f.bucket)
-				return exitFatal
-			}
-			if e == nil {
-				loaded = true
-			} else {
-				st.Apply(e)
-			}
 		case m := <-feed:
 			onFeed(m)
-			continue // the next change or tick redraws
+			continue // the next tick redraws
 		case <-tick.C:
 		}
-		if !loaded {
+		rctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
+		entries, _, err := kv.Read(rctx, js, f.bucket)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			if err.Error() != lastErr {
+				fmt.Fprintf(stderr, "sidecar fleet: %v (retrying)\n", err)
+				lastErr = err.Error()
+			}
 			continue
 		}
+		lastErr = ""
+		st.Update(entries)
 		show(fleet.Compute(fleet.Filter(st.Entries(), f.cluster, events.Token(f.cluster)), time.Now(), f.every))
 	}
 }

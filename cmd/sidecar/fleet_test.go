@@ -40,6 +40,30 @@ func TestFleetCommand_BadArguments(t *testing.T) {
 	}
 }
 
+// embeddedFleet starts an embedded server (stopped at the test's end) and
+// returns it, the sidecar's authenticated connection and the status bucket
+// it created.
+func embeddedFleet(t *testing.T, ctx context.Context) (*bus.Embedded, *nats.Conn, jetstream.KeyValue) {
+	t.Helper()
+	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	user, password := e.Credentials()
+	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(side.Close)
+	js, _ := jetstream.New(side)
+	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, side, b
+}
+
 // `sidecar fleet --once` as an anonymous client of the embedded server:
 // two primaries' documents put by the sidecars' authenticated connection,
 // one replica expected by a and connected to b: both formats show both
@@ -50,22 +74,7 @@ func TestFleetCommand_OnceOnEmbedded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	user, password := e.Credentials()
-	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer side.Close()
-	js, _ := jetstream.New(side)
-	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _, b := embeddedFleet(t, ctx)
 	now := time.Now()
 	for _, d := range []fleet.Document{
 		{Cluster: "prod", Instance: "a", At: now, Health: "degraded", Server: fleet.Server{ServerID: 1}, SidecarServerID: 4000000001,
@@ -143,22 +152,7 @@ func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	user, password := e.Credentials()
-	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer side.Close()
-	js, _ := jetstream.New(side)
-	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, side, b := embeddedFleet(t, ctx)
 	put := func(health string) {
 		body, _ := json.Marshal(fleet.Document{Cluster: "prod", Instance: "a", At: time.Now(), Health: health})
 		if _, err := b.Put(ctx, "prod.a", body); err != nil {

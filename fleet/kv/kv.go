@@ -164,6 +164,31 @@ func (s *State) apply(key string, op jetstream.KeyValueOp, created time.Time, va
 	s.keys[key] = next
 }
 
+// Update takes a fresh Read of the bucket: a key absent from it (its
+// value and its marker expired, or no marker on an older server) or read
+// as removed keeps the document last seen, marked Gone, so that a view
+// still shows what the silent sidecar last said.
+func (s *State) Update(entries []fleet.Entry) {
+	fresh := map[string]bool{}
+	for _, e := range entries {
+		fresh[e.Key] = true
+		prev, seen := s.keys[e.Key]
+		if !seen {
+			s.order = append(s.order, e.Key)
+		}
+		if e.Gone && e.Doc == nil && seen {
+			e.Doc, e.Updated = prev.Doc, prev.Updated
+		}
+		s.keys[e.Key] = e
+	}
+	for k, e := range s.keys {
+		if !fresh[k] && !e.Gone {
+			e.Gone = true
+			s.keys[k] = e
+		}
+	}
+}
+
 // Entries are the keys in the order first seen.
 func (s *State) Entries() []fleet.Entry {
 	out := make([]fleet.Entry, 0, len(s.order))

@@ -125,3 +125,21 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 		t.Errorf("findings %+v, want one sidecar_silent, gone", v.Findings)
 	}
 }
+
+// A key read as removed, or absent from a later read, keeps the document
+// last seen, marked Gone.
+func TestState_Update(t *testing.T) {
+	st := kv.NewState()
+	a := &fleet.Document{Cluster: "prod", Instance: "a"}
+	b := &fleet.Document{Cluster: "prod", Instance: "b"}
+	st.Update([]fleet.Entry{{Key: "prod.a", Doc: a}, {Key: "prod.b", Doc: b}})
+	st.Update([]fleet.Entry{{Key: "prod.a", Gone: true}})
+	got := st.Entries()
+	if len(got) != 2 || !got[0].Gone || got[0].Doc != a || !got[1].Gone || got[1].Doc != b {
+		t.Errorf("entries %+v", got)
+	}
+	st.Update([]fleet.Entry{{Key: "prod.b", Doc: b}})
+	if got := st.Entries(); got[1].Gone {
+		t.Errorf("prod.b is back, still gone: %+v", got[1])
+	}
+}
