@@ -96,13 +96,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // waitCaughtUp waits until the meter's position is the server's binlog end.
 func waitCaughtUp(t *testing.T, srv *testdb.Server, m *stream.Meter) stream.Snapshot {
 	t.Helper()
-	file, pos := srv.MasterStatus(t)
-	want := stream.Position{File: file, Pos: pos}
+	// The server's end is read again on every turn, and must hold still
+	// for a moment once reached: MariaDB writes a new file's
+	// BINLOG_CHECKPOINT event after the statement that caused the
+	// rotation has returned, so an end read once can be passed by the
+	// stream a few milliseconds later (a 42-byte overshoot).
 	deadline := time.Now().Add(30 * time.Second)
+	var want stream.Position
 	for {
+		file, pos := srv.MasterStatus(t)
+		want = stream.Position{File: file, Pos: pos}
 		s := m.Snapshot()
 		if s.Position.File == want.File && s.Position.Pos == want.Pos {
-			return s
+			time.Sleep(50 * time.Millisecond)
+			if f2, p2 := srv.MasterStatus(t); f2 == file && p2 == pos {
+				return s
+			}
+			continue
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after 30s waiting for position %s; at %s, connected %v, last error %q, %d events",
