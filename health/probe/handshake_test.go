@@ -157,7 +157,7 @@ func TestCandidates(t *testing.T) {
 		{"dump_threads", mysql, version{8, 0, 22}, true, sqlDumpMySQLPS},
 		{"dump_threads", mysql, version{8, 0, 22}, false, sqlDumpMySQL},
 		{"dump_threads", mysql, version{5, 7, 44}, true, sqlDumpMySQL},
-		{"dump_threads", mariadb, version{10, 11, 0}, true, sqlDumpMariaDBPS},
+		{"dump_threads", mariadb, version{10, 11, 0}, true, sqlDumpMariaDB},
 		{"dump_threads", mariadb, version{10, 4, 0}, true, sqlDumpMariaDB},
 		{"replica_status", mysql, version{8, 4, 0}, false, sqlShowReplicaStatus},
 		{"replica_status", mysql, version{8, 0, 21}, false, sqlShowSlaveStatus},

@@ -109,7 +109,7 @@ func summarize(o health.Observation) observed {
 // name shortens a statement to its constant's name.
 func name(sql string) string {
 	for n, s := range map[string]string{"variables": sqlVariables, "status": sqlStatus, "dump mariadb": sqlDumpMariaDB,
-		"dump mariadb ps": sqlDumpMariaDBPS, "dump mysql": sqlDumpMySQL, "dump mysql ps": sqlDumpMySQLPS} {
+		"dump mysql": sqlDumpMySQL, "dump mysql ps": sqlDumpMySQLPS} {
 		if s == sql {
 			return n
 		}
@@ -130,11 +130,11 @@ func TestProbe_Observe_recorded(t *testing.T) {
 	}{
 		{"mariadb-10.11-primary.json", observed{
 			Server: health.Server{Flavor: "mariadb", Version: "10.11.19-MariaDB-0+deb12u1-log", ServerID: 86101},
-			SQL: map[health.Read]string{"variables": "variables", "status": "status", "dump_threads": "dump mariadb ps",
+			SQL: map[health.Read]string{"variables": "variables", "status": "status", "dump_threads": "dump mariadb",
 				"replica_hosts": "SHOW SLAVE HOSTS", "binlog_status": "SHOW BINLOG STATUS", "binlog_files": "SHOW BINARY LOGS",
 				"replica_status": "SHOW ALL SLAVES STATUS"},
 			Failed:  map[health.Read]string{},
-			Threads: []string{"6 repl 127.0.0.1 Binlog Dump idle uuid= hb=30000001024 semi=1"},
+			Threads: []string{"6 repl 127.0.0.1 Binlog Dump idle uuid= hb= semi="},
 			Hosts:   []string{"86102 localhost:3307 source=86101 uuid="},
 			SemiSync: health.SemiSync{Available: true, Prefix: "rpl_semi_sync_master", Enabled: true, TimeoutMS: 2000, WaitNoReplica: true,
 				Required: 1, WaitPoint: "AFTER_COMMIT", StatusOn: true, Clients: 1, YesTx: 2},

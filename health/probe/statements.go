@@ -13,24 +13,17 @@ const (
 	sqlVariables = `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', 'version_comment', 'server_id', 'server_uuid', 'max_connections', 'performance_schema', 'log_bin', 'gtid_binlog_pos') OR Variable_name LIKE 'rpl_semi_sync%'`
 	sqlStatus    = `SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Threads_running') OR Variable_name LIKE 'Rpl_semi_sync%'`
 
-	// MariaDB: one command for every replica; user variables only with
-	// performance_schema=ON (10.5.2+). Without them the dump threads come
-	// from SHOW PROCESSLIST, filtered here (mapDumpThreads): MariaDB serves
-	// it straight from the thread list, whereas information_schema.PROCESSLIST
-	// is materialised into an Aria temporary table (its INFO columns are
-	// LONGTEXT/BLOB) on every poll, and 10.11.19 has crashed (SIGSEGV in
-	// ha_maria::drop_table <- free_tmp_table) dropping that table while
-	// other threads were being killed.
-	sqlDumpMariaDB   = `SHOW PROCESSLIST`
-	sqlDumpMariaDBPS = `SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE,
-  MAX(CASE WHEN v.VARIABLE_NAME IN ('replica_uuid', 'slave_uuid') THEN v.VARIABLE_VALUE END) AS replica_uuid,
-  MAX(CASE WHEN v.VARIABLE_NAME IN ('source_heartbeat_period', 'master_heartbeat_period') THEN v.VARIABLE_VALUE END) AS heartbeat_ns,
-  MAX(CASE WHEN v.VARIABLE_NAME IN ('rpl_semi_sync_replica', 'rpl_semi_sync_slave') THEN v.VARIABLE_VALUE END) AS semisync
-FROM information_schema.PROCESSLIST p
-LEFT JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID
-LEFT JOIN performance_schema.user_variables_by_thread v ON v.THREAD_ID = t.THREAD_ID
-WHERE p.COMMAND = 'Binlog Dump'
-GROUP BY p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE`
+	// MariaDB: the dump threads come from SHOW PROCESSLIST, filtered here
+	// (mapDumpThreads), on every version and with or without
+	// performance_schema. MariaDB serves it straight from the thread list,
+	// whereas information_schema.PROCESSLIST is materialised into an Aria
+	// temporary table (its INFO columns are LONGTEXT/BLOB) on every query,
+	// and 10.11.19 crashed (SIGSEGV in ha_maria::drop_table <- free_tmp_table)
+	// dropping that table while other threads were being killed, also
+	// within the performance_schema join that read the replicas' user
+	// variables (MariaDB replicas set no UUID there; the heartbeat period
+	// was evidence only). performance_schema.threads has no client port.
+	sqlDumpMariaDB = `SHOW PROCESSLIST`
 	// MySQL 8.0.22+: performance_schema.processlist takes no global mutex,
 	// unlike information_schema.PROCESSLIST, and the user variables carry
 	// the replica's UUID.
@@ -115,7 +108,6 @@ var statements = []statement{
 	{read: health.ReadVariables, sql: sqlVariables, cols: nameValueCols},
 	{read: health.ReadStatus, sql: sqlStatus, cols: nameValueCols},
 
-	{read: health.ReadDumpThreads, flavor: mariadb, min: maria1052, ps: true, sql: sqlDumpMariaDBPS, priv: privProcess, silent: true, cols: dumpCols},
 	{read: health.ReadDumpThreads, flavor: mariadb, sql: sqlDumpMariaDB, priv: privProcess, silent: true, cols: dumpCols},
 	{read: health.ReadDumpThreads, flavor: mysql, min: mysql8022, ps: true, sql: sqlDumpMySQLPS, priv: privProcess, silent: true, cols: dumpCols},
 	{read: health.ReadDumpThreads, flavor: mysql, sql: sqlDumpMySQL, priv: privProcess, silent: true, cols: dumpCols},
