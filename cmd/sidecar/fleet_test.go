@@ -201,12 +201,7 @@ func TestFleetCommand_Publish(t *testing.T) {
 	srv := testnats.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testnats.JetStream(t, srv.URL())
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MYSQL_HEALTH", Subjects: []string{"mysql.health.>"}, Duplicates: time.Minute})
 	if err != nil {
 		t.Fatal(err)

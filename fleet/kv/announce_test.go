@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events"
@@ -24,12 +23,7 @@ func TestAnnouncer_TwoPublishersEachTransitionOnce(t *testing.T) {
 	srv := testnats.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testnats.JetStream(t, srv.URL())
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MYSQL_HEALTH", Subjects: []string{"mysql.health.>"},
 		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute})
 	if err != nil {
@@ -40,12 +34,7 @@ func TestAnnouncer_TwoPublishersEachTransitionOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	newAnnouncer := func(name string) *kv.Announcer {
-		c, err := nats.Connect(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		cjs, _ := jetstream.New(c)
+		cjs := testnats.JetStream(t, srv.URL())
 		rec, err := cjs.KeyValue(ctx, kv.ProblemsBucket("MYSQL_HEALTH_STATUS"))
 		if err != nil {
 			t.Fatal(err)
@@ -126,12 +115,7 @@ func TestAnnouncer_TransitionsQueuedWhileBusRefuses(t *testing.T) {
 	srv := testnats.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testnats.JetStream(t, srv.URL())
 	rec, err := kv.OpenProblems(ctx, js, "S")
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // readyTimeout bounds the wait for the server to be ready; reached only
@@ -252,4 +255,20 @@ func URLs(servers []*Server) string {
 		urls[i] = s.URL()
 	}
 	return strings.Join(urls, ",")
+}
+
+// JetStream connects a client to url for the rest of the test (closed at
+// its cleanup) and returns its JetStream context; a failure ends the test.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("testnats: connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("testnats: jetstream: %v", err)
+	}
+	return js
 }
