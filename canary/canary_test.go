@@ -12,6 +12,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
@@ -41,20 +42,18 @@ func startCanary(t *testing.T, srv *testdb.Server, user string, cfg Config) (*Ca
 }
 
 // waitStatus polls the canary's status until ok or the limit; the limit
-// bounds the loop, it is not a timing assertion.
+// bounds the loop, it is not a timing assertion. On a timeout the last
+// status is logged (Until's Fatalf runs the deferred log).
 func waitStatus(t *testing.T, c *Canary, what string, limit time.Duration, ok func(Status) bool) Status {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		s := c.Status()
-		if ok(s) {
-			return s
+	var s Status
+	defer func() {
+		if t.Failed() {
+			t.Logf("canary status: %+v", s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("canary: no %s within %v; status %+v", what, limit, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}()
+	testwait.Until(t, "canary "+what, limit, func() bool { s = c.Status(); return ok(s) })
+	return s
 }
 
 // TestCanary_measuresCommitAndDelivery: against a real primary the canary
@@ -127,19 +126,10 @@ func TestCanary_noPrivilegeNamesTheGrant(t *testing.T) {
 	t.Logf("no privilege: %s", s.Reason)
 	if !meter.Snapshot().Connected {
 		// The stream runs as the same account: the canary's failure is its own.
-		waitFor(t, "the stream connected", 30*time.Second, func() bool { return meter.Snapshot().Connected })
+		testwait.Until(t, "the stream connected", 30*time.Second, func() bool { return meter.Snapshot().Connected })
 	}
 	p.Exec(t, "GRANT SELECT, INSERT, UPDATE, CREATE ON binlog_sidecar.* TO 'sidecar'@'%'")
 	waitStatus(t, c, "writing after the GRANT", 60*time.Second, func(s Status) bool { return s.State == StateWriting && s.Writes > 0 })
-}
-
-func waitFor(t *testing.T, what string, limit time.Duration, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(limit); !ok(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, limit)
-		}
-	}
 }
 
 // TestCanary_lockedTableKilledNoPileUp: another session holds the table

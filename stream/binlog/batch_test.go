@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -31,15 +32,15 @@ func TestSource_idleBatching(t *testing.T) {
 // was counted up to the server's binlog end.
 func seesIdleEvents(t *testing.T, p *testdb.Server, r *running, insert string) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 	hb := r.meter.Snapshot().Events[stream.EventHeartbeat]
-	waitFor(t, 20*testHeartbeat, "a heartbeat on the idle stream", func() bool {
+	testwait.Until(t, "a heartbeat on the idle stream", 20*testHeartbeat, func() bool {
 		return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb
 	})
 	rows := r.meter.Snapshot().Rows.Insert
 	p.Exec(t, insert)
 	end := masterPos(t, p)
-	waitFor(t, 20*testHeartbeat, "the single insert", func() bool {
+	testwait.Until(t, "the single insert", 20*testHeartbeat, func() bool {
 		s := r.meter.Snapshot()
 		return s.Rows.Insert == rows+1 && s.Position.Compare(end) == 0
 	})
@@ -55,11 +56,11 @@ func TestSource_oneDumpThread(t *testing.T) {
 	// The old session's backoff outlasts the test, so it does not take
 	// the registration back.
 	old := startSource(t, p, Config{BackoffMin: time.Minute, BackoffMax: time.Minute})
-	waitFor(t, 10*time.Second, "first session", func() bool { return old.src.ThreadID() != 0 })
+	testwait.Until(t, "first session", 10*time.Second, func() bool { return old.src.ThreadID() != 0 })
 	oldID := old.src.ThreadID()
 
 	cur := startSource(t, p, Config{})
-	waitFor(t, 10*time.Second, "second session", func() bool { return cur.src.ThreadID() != 0 })
+	testwait.Until(t, "second session", 10*time.Second, func() bool { return cur.src.ThreadID() != 0 })
 	waitDumpThreads(t, p, cur.src)
 	if old.src.ThreadID() == oldID {
 		t.Errorf("the first session still runs its dump (thread %d)", oldID)
@@ -68,7 +69,7 @@ func TestSource_oneDumpThread(t *testing.T) {
 
 	id := cur.src.ThreadID()
 	p.Exec(t, "KILL "+strconv.FormatUint(id, 10))
-	waitFor(t, 20*time.Second, "reconnected", func() bool {
+	testwait.Until(t, "reconnected", 20*time.Second, func() bool {
 		n := cur.src.ThreadID()
 		return n != 0 && n != id
 	})
@@ -80,7 +81,7 @@ func TestSource_oneDumpThread(t *testing.T) {
 func waitDumpThreads(t *testing.T, p *testdb.Server, src *Source) {
 	t.Helper()
 	var ids []string
-	waitFor(t, 20*time.Second, "exactly one sidecar dump thread", func() bool {
+	testwait.Until(t, "exactly one sidecar dump thread", 20*time.Second, func() bool {
 		ids = ids[:0]
 		for _, row := range p.Query(t, "SHOW PROCESSLIST") { // not information_schema: see health/probe's sqlDumpMariaDB
 			if row["User"] == "sidecar" && strings.HasPrefix(row["Command"], "Binlog Dump") {

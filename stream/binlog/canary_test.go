@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 // TestSource_onCanary: the rows of binlog_sidecar.heartbeat reach
@@ -41,7 +42,7 @@ func TestSource_onCanary(t *testing.T) {
 	}
 	waitCaughtUp(t, p, r.meter)
 	want := []string{"2@20", "3@30", "4@40"}
-	waitFor(t, 10*time.Second, "three canary rows", func() bool {
+	testwait.Until(t, "three canary rows", 10*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= len(want)

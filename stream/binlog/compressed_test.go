@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -20,7 +21,7 @@ func TestSource_compressedColumns(t *testing.T) {
 	p.Exec(t, "FLUSH BINARY LOGS")
 	file, _ := p.MasterStatus(t)
 	r := startSource(t, p, Config{Start: "end"})
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 	// Count from where the stream started, not from SHOW MASTER STATUS read
 	// before it: MariaDB writes the new file's BINLOG_CHECKPOINT event
 	// (41 bytes here) a moment after FLUSH BINARY LOGS returns.

@@ -81,18 +81,6 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
-// waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitCaughtUp waits until the meter's position is the server's binlog end.
 func waitCaughtUp(t *testing.T, srv *testdb.Server, m *stream.Meter) stream.Snapshot {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 // TestSource_lagUnderSteadyLoad: a writer commits continuously against a
@@ -20,7 +21,7 @@ func TestSource_lagUnderSteadyLoad(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	p.Exec(t, "CREATE TABLE sbtest.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
 	r := startSource(t, p, Config{})
-	waitFor(t, 30*time.Second, "stream connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "stream connected", 30*time.Second, func() bool { return r.meter.Snapshot().Connected })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var writer sync.WaitGroup
@@ -73,7 +74,7 @@ func TestSource_lagUnderSteadyLoad(t *testing.T) {
 	if first.LagSeconds == nil {
 		t.Fatalf("lag unknown after the stream stopped: %s", first.LagUnknown)
 	}
-	waitFor(t, 30*time.Second, "two more seconds of server writes", func() bool {
+	testwait.Until(t, "two more seconds of server writes", 30*time.Second, func() bool {
 		return time.Since(first.LastEventTime) > 2*time.Second+time.Duration(*first.LagSeconds*float64(time.Second))
 	})
 	r.meter.SetServerEnd(masterPos(t, p))

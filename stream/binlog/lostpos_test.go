@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -21,7 +22,7 @@ func TestSource_lostPosition(t *testing.T) {
 	p.Exec(t, "FLUSH BINARY LOGS")
 	p.Exec(t, "FLUSH BINARY LOGS")
 	r := startSource(t, p, Config{Start: "end"})
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 	p.Exec(t, "INSERT INTO sbtest.lp VALUES "+insertValues(1, 10, func(i int) string { return itoa(i) + ", 'a'" }))
 	saved := waitCaughtUp(t, p, r.meter).Position
 	r.stop(t)
@@ -36,7 +37,7 @@ func TestSource_lostPosition(t *testing.T) {
 	before := r.meter.Snapshot()
 	end := masterPos(t, p)
 	r.rerun()
-	waitFor(t, 20*time.Second, "a gap and a connected stream", func() bool {
+	testwait.Until(t, "a gap and a connected stream", 20*time.Second, func() bool {
 		s := r.meter.Snapshot()
 		return s.Connected && len(s.Gaps) == 1
 	})
@@ -63,7 +64,7 @@ func TestSource_lostPosition(t *testing.T) {
 	lost := r.src.resume
 	before = r.meter.Snapshot()
 	r.rerun()
-	waitFor(t, 20*time.Second, "a second gap and a connected stream", func() bool {
+	testwait.Until(t, "a second gap and a connected stream", 20*time.Second, func() bool {
 		s := r.meter.Snapshot()
 		return s.Connected && len(s.Gaps) == 2
 	})
@@ -85,7 +86,7 @@ func TestSource_lostPosition(t *testing.T) {
 
 	// The operator's own position keeps failing loudly, with no gap.
 	u := startSource(t, p, Config{Start: saved.File + ":" + itoa(int(saved.Pos)), ServerID: 4000000002})
-	waitFor(t, 20*time.Second, "an error and two retries", func() bool {
+	testwait.Until(t, "an error and two retries", 20*time.Second, func() bool {
 		s := u.meter.Snapshot()
 		return s.LastError != "" && s.Reconnects >= 2
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 func TestServerIDFree(t *testing.T) {
@@ -70,7 +71,7 @@ func TestSource_refusesAReplicasServerID(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	r := testdb.StartReplica(t, p, testdb.Options{Extra: []string{"--report-host=127.0.0.1", "--report-port=3310"}})
 	var before string
-	waitFor(t, 10*time.Second, "the replica's dump thread", func() bool { before = dumpThreadOf(t, p); return before != "" })
+	testwait.Until(t, "the replica's dump thread", 10*time.Second, func() bool { before = dumpThreadOf(t, p); return before != "" })
 
 	src := startSource(t, p, Config{ServerID: r.ServerID})
 	var err error
@@ -102,10 +103,10 @@ func TestSource_replicaTakesTheServerIDLater(t *testing.T) {
 	const id = 4000000123
 	p := testdb.StartPrimary(t, testdb.Options{})
 	src := startSource(t, p, Config{ServerID: id})
-	waitFor(t, 20*time.Second, "connected", func() bool { return src.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 20*time.Second, func() bool { return src.meter.Snapshot().Connected })
 
 	r := testdb.StartReplica(t, p, testdb.Options{ServerID: id})
-	waitFor(t, 30*time.Second, "the conflict reported", func() bool {
+	testwait.Until(t, "the conflict reported", 30*time.Second, func() bool {
 		s := src.meter.Snapshot()
 		return !s.Connected && strings.Contains(s.LastError, "server_id 4000000123 is used by")
 	})
@@ -116,7 +117,7 @@ func TestSource_replicaTakesTheServerIDLater(t *testing.T) {
 	// Several more attempts of the stream (backoff 50-400 ms): each must
 	// check and stay away.
 	start := src.meter.Snapshot().Reconnects
-	waitFor(t, 30*time.Second, "three more attempts", func() bool { return src.meter.Snapshot().Reconnects >= start+3 })
+	testwait.Until(t, "three more attempts", 30*time.Second, func() bool { return src.meter.Snapshot().Reconnects >= start+3 })
 	time.Sleep(2 * time.Second) // the replica's MASTER_CONNECT_RETRY, had it been thrown off
 	if after := dumpThreadOf(t, p); after != before || before == "" || ioRunning(t, r) != "Yes" {
 		t.Errorf("replica's dump thread %s -> %s, IO thread %s: the sidecar threw it off", before, after, ioRunning(t, r))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -23,7 +24,7 @@ func TestSource_countsExactly(t *testing.T) {
 	start := masterPos(t, p)
 	seq0 := gtidSeq(t, p)
 	r := startSource(t, p, Config{Start: "end"})
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 
 	wantRows := workload(t, p, true)
 	s := waitCaughtUp(t, p, r.meter)
@@ -57,7 +58,7 @@ func TestSource_countsExactly(t *testing.T) {
 	}
 	// Heartbeats: liveness only, and the stream reads caught up.
 	hb := s.Events[stream.EventHeartbeat]
-	waitFor(t, 10*testHeartbeat, "heartbeat", func() bool { return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb })
+	testwait.Until(t, "heartbeat", 10*testHeartbeat, func() bool { return r.meter.Snapshot().Events[stream.EventHeartbeat] > hb })
 	s2 := r.meter.Snapshot()
 	if s2.Bytes != s.Bytes || !s2.CaughtUp || s2.LagSeconds == nil || *s2.LagSeconds != 0 || s2.BehindBytes == nil || *s2.BehindBytes != 0 {
 		t.Errorf("after heartbeat: bytes %d (was %d), caught up %v, lag %v (%s), behind %v (%s); want unchanged, true, 0, 0",
@@ -72,7 +73,7 @@ func TestSource_stall(t *testing.T) {
 	p := testdb.StartPrimary(t, testdb.Options{})
 	const readTimeout = 10 * testHeartbeat
 	r := startSource(t, p, Config{ReadTimeout: readTimeout})
-	waitFor(t, 10*time.Second, "first heartbeat", func() bool {
+	testwait.Until(t, "first heartbeat", 10*time.Second, func() bool {
 		return r.meter.Snapshot().Events[stream.EventHeartbeat] > 0
 	})
 	if r.meter.Snapshot().Stalled() {
@@ -83,12 +84,12 @@ func TestSource_stall(t *testing.T) {
 	paused := time.Now()
 	// 3 periods plus slack for a loaded machine; the stream stays
 	// connected until the read timeout.
-	waitFor(t, readTimeout, "stalled", func() bool { return r.meter.Snapshot().Stalled() })
+	testwait.Until(t, "stalled", readTimeout, func() bool { return r.meter.Snapshot().Stalled() })
 	t.Logf("stalled %v after SIGSTOP", time.Since(paused).Round(time.Millisecond))
 
 	p.Resume()
 	resumed := time.Now()
-	waitFor(t, 10*time.Second, "recovered", func() bool {
+	testwait.Until(t, "recovered", 10*time.Second, func() bool {
 		s := r.meter.Snapshot()
 		return s.Connected && !s.Stalled() && s.LastReceived.After(resumed)
 	})
@@ -98,7 +99,7 @@ func TestSource_stall(t *testing.T) {
 
 	// Frozen past the read timeout: the stream is declared down.
 	p.Pause()
-	waitFor(t, readTimeout+5*time.Second, "down after the read timeout", func() bool {
+	testwait.Until(t, "down after the read timeout", readTimeout+5*time.Second, func() bool {
 		s := r.meter.Snapshot()
 		return !s.Connected && strings.Contains(s.LastError, "read timeout")
 	})
@@ -107,7 +108,7 @@ func TestSource_stall(t *testing.T) {
 	}
 	p.Resume()
 	resumed = time.Now()
-	waitFor(t, 20*time.Second, "reconnected", func() bool {
+	testwait.Until(t, "reconnected", 20*time.Second, func() bool {
 		s := r.meter.Snapshot()
 		return s.Connected && s.LastReceived.After(resumed)
 	})
@@ -121,7 +122,7 @@ func TestSource_restart(t *testing.T) {
 	start := masterPos(t, p)
 	seq0 := gtidSeq(t, p)
 	r := startSource(t, p, Config{})
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 
 	p.Exec(t, "INSERT INTO sbtest.r VALUES "+insertValues(1, 100, func(i int) string { return itoa(i) + ", 'before'" }))
 	waitCaughtUp(t, p, r.meter)
@@ -288,7 +289,7 @@ func TestSource_serverProblems(t *testing.T) {
 			srv := testdb.Start(t, o)
 			r := startSource(t, srv, tt.cfg)
 			var s stream.Snapshot
-			waitFor(t, 20*time.Second, "an error and two retries", func() bool {
+			testwait.Until(t, "an error and two retries", 20*time.Second, func() bool {
 				s = r.meter.Snapshot()
 				return s.LastError != "" && s.Reconnects >= 2
 			})
@@ -324,10 +325,10 @@ func TestSource_registration(t *testing.T) {
 		"--rpl-semi-sync-master-enabled=ON", "--rpl-semi-sync-master-timeout=200"}})
 	const id = 4000000007
 	r := startSource(t, p, Config{ServerID: id})
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.meter.Snapshot().Connected })
+	testwait.Until(t, "connected", 10*time.Second, func() bool { return r.meter.Snapshot().Connected })
 
 	var own int
-	waitFor(t, 5*time.Second, "registration", func() bool {
+	testwait.Until(t, "registration", 5*time.Second, func() bool {
 		own = 0
 		for _, row := range p.Query(t, "SHOW SLAVE HOSTS") {
 			sid, _ := strconv.ParseUint(row["Server_id"], 10, 32)

@@ -82,9 +82,8 @@ type translator struct {
 	last   *tableInfo // the most recent table map, nearly always the next rows event's
 	lastID uint64
 
-	batch       stream.Batch
-	group       groupState
-	groupEvents int
+	batch stream.Batch
+	group groupState
 
 	// Liveness inside a transaction (touchCheckCost): work done since the
 	// last clock check, the clock, the clock at the last touch, and the
@@ -139,7 +138,6 @@ func (t *translator) startSession(pos stream.Position) {
 	t.preamble = pos.File == ""
 	t.batch.Reset()
 	t.group = outside
-	t.groupEvents = 0
 	t.started = false
 	t.progressed = false
 	clear(t.warned)
@@ -269,7 +267,6 @@ func (t *translator) handle(raw []byte) error {
 		return nil // held until the first transaction shows where the dump starts
 	}
 	if t.group != outside && !endsGroup {
-		t.groupEvents++
 		if t.touchCost += 1 + h.size>>12; t.touchCost >= touchCheckCost {
 			t.touchCost = 0
 			if now := t.clock(); now-t.lastTouch >= t.touchInterval {
@@ -316,7 +313,6 @@ func (t *translator) endPreamble(start uint32) {
 func (t *translator) skipTo(start uint32) {
 	t.batch.Reset()
 	t.group = outside
-	t.groupEvents = 0
 	t.pos = start
 }
 
@@ -325,15 +321,11 @@ func (t *translator) skipTo(start uint32) {
 // end, where the rotation commits it), so nothing is pending here.
 func (t *translator) openGroup() {
 	t.group = awaiting
-	t.groupEvents = 1
 }
 
 // implicitTxn opens a transaction for row events seen outside one.
 func (t *translator) implicitTxn() {
-	if t.group != inTxn {
-		t.group = inTxn
-		t.groupEvents++
-	}
+	t.group = inTxn
 }
 
 // query applies a statement to the group state and reports whether it
@@ -342,7 +334,6 @@ func (t *translator) query(k queryKind) bool {
 	switch k {
 	case queryBegin:
 		t.group = inTxn
-		t.groupEvents++
 		return false
 	case queryCommit:
 		return true
@@ -351,11 +342,7 @@ func (t *translator) query(k queryKind) bool {
 	}
 	// Any other statement: part of an open transaction, else a group of
 	// its own (DDL after a GTID, or a statement without GTIDs).
-	if t.group == inTxn {
-		return false
-	}
-	t.groupEvents++
-	return true
+	return t.group != inTxn
 }
 
 func (t *translator) tableMap(body []byte) (*tableInfo, error) {
@@ -506,7 +493,6 @@ func (t *translator) commit(tx bool) error {
 	}
 	b.Reset()
 	t.group = outside
-	t.groupEvents = 0
 	t.committed = stream.Position{File: t.file, Pos: t.pos}
 	t.progressed = true
 	if t.stopAt != nil && t.committed.Compare(*t.stopAt) >= 0 {
