@@ -62,6 +62,11 @@ type Batch struct {
 	// EventTime is the header timestamp (Unix seconds) of the batch's last
 	// real event; 0 when it had none.
 	EventTime uint32
+	// CommitTimeUS is the transaction's commit time on the server the
+	// stream reads, in microseconds since the epoch (MySQL 8's
+	// immediate_commit_timestamp); 0 when the server does not say
+	// (MariaDB, MySQL before 8.0.1). It makes lag exact (see Meter).
+	CommitTimeUS int64
 }
 
 // AddTable adds bytes and rows to the batch's entry for schema.table. The
@@ -123,7 +128,9 @@ func (r txRecord) transaction() Transaction {
 // otherwise the age of the newest event received; unknown before any event
 // when the stream is not known to be at the end. Caught-up survives a
 // disconnect: if the server wrote nothing meanwhile the stream is still
-// caught up; a newer server end (SetServerEnd) clears it.
+// caught up; a newer server end (SetServerEnd) clears it. Lag is exact
+// from the lag source (the canary) while it has evidence, else from the
+// commit timestamps batches carry (Batch.CommitTimeUS, see commitLag).
 type Meter struct {
 	now       func() time.Time
 	heartbeat time.Duration
@@ -132,6 +139,11 @@ type Meter struct {
 	// lagSource, when set, measures lag exactly (the canary); when it has
 	// no evidence, the binlog timestamps' rule applies.
 	lagSource func(now time.Time) (float64, bool)
+
+	// The newest transaction that carried its commit time
+	// (Batch.CommitTimeUS): that time, and how late it arrived.
+	commitTime  time.Time
+	commitDelay time.Duration
 
 	mu             sync.Mutex
 	connected      bool
@@ -202,6 +214,16 @@ func (m *Meter) Commit(b *Batch) {
 	if b.EventTime != 0 {
 		m.lastEventTime = time.Unix(int64(b.EventTime), 0)
 		m.caughtUp = false
+	}
+	switch {
+	case b.CommitTimeUS != 0:
+		m.commitTime = time.UnixMicro(b.CommitTimeUS)
+		m.commitDelay = max(now.Sub(m.commitTime), 0) // a server clock ahead of ours is no lag
+	case b.Transaction:
+		// A transaction without its commit time (a server without them, or
+		// MySQL 8.4's tagged GTIDs): the older figure no longer describes
+		// the stream; the binlog timestamps' rule applies.
+		m.commitTime, m.commitDelay = time.Time{}, 0
 	}
 	for _, t := range b.Tables {
 		m.tables.add(t.Schema, t.Table, t.Bytes, t.Rows)
@@ -423,6 +445,9 @@ func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
 		}
 	}
 	atEnd := m.caughtUp || pos.File != "" && m.serverEnd.File != "" && pos.Compare(m.serverEnd) >= 0
+	if v, ok := m.commitLag(now, pos, atEnd); ok {
+		return &v, ""
+	}
 	if v, ok := Lag(now, m.lastEventTime, atEnd); ok {
 		return &v, ""
 	}
@@ -430,6 +455,29 @@ func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
 		return nil, "the stream has not connected yet"
 	}
 	return nil, "no event received yet and the server's binlog end not reached"
+}
+
+// commitLag is lag from commit timestamps (MySQL 8's
+// immediate_commit_timestamp on every transaction), exact to the
+// microsecond: how late the newest transaction arrived (its receipt minus
+// its commit), while the stream is known to have everything the server
+// wrote (atEnd) or is live (connected, and something, event or heartbeat,
+// arrived within two heartbeat periods: a server with nothing to send sends
+// heartbeats, so a live stream with no new transaction is on an idle
+// server, not stuck). When the server's end is beyond the stream's position
+// or the stream is not live, it is the age of that commit (now minus it),
+// which grows while the stream is stuck. ok is false when no transaction
+// carried a commit time.
+func (m *Meter) commitLag(now time.Time, pos Position, atEnd bool) (float64, bool) {
+	if m.commitTime.IsZero() {
+		return 0, false
+	}
+	behind := !m.caughtUp && m.serverEnd.File != "" && pos.Compare(m.serverEnd) < 0
+	live := m.connected && (m.heartbeat <= 0 || now.Sub(m.lastReceived) <= 2*m.heartbeat)
+	if !behind && (atEnd || live) {
+		return m.commitDelay.Seconds(), true
+	}
+	return max(now.Sub(m.commitTime), 0).Seconds(), true
 }
 
 // Lag is the contract's lag rule. It is 0 while the stream is at the

@@ -345,6 +345,110 @@ func TestMeter_Lag(t *testing.T) {
 	}
 }
 
+// TestMeter_LagFromCommitTimestamps: with MySQL 8's commit timestamps lag
+// is exact: how late the newest transaction arrived while the stream is
+// live or at the end, the age of that commit once the stream is known to
+// be behind or is not live.
+func TestMeter_LagFromCommitTimestamps(t *testing.T) {
+	const hb = time.Second
+	committed := t0.Add(-1500 * time.Microsecond) // received 1.5 ms after its commit
+	tx := func(pos uint32) *Batch {
+		return &Batch{Transaction: true, File: "b.000001", Pos: pos, EventTime: uint32(committed.Unix()), CommitTimeUS: committed.UnixMicro()}
+	}
+	tests := []struct {
+		name    string
+		steps   func(m *Meter, c *fakeClock)
+		wantLag string
+	}{
+		{
+			name: "live: how late the newest transaction arrived",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+			},
+			wantLag: "0.0015",
+		},
+		{
+			name: "idle server sending heartbeats: still how late it arrived, not its age",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				for range 10 {
+					c.advance(hb)
+					m.Heartbeat("b.000001", 500)
+				}
+			},
+			wantLag: "0.0015",
+		},
+		{
+			name: "stuck: nothing received for two heartbeat periods, the commit's age",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				c.advance(3 * hb)
+			},
+			wantLag: "3.0015",
+		},
+		{
+			name: "server end beyond the stream: the commit's age",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				c.advance(hb / 2)
+				m.SetServerEnd(Position{File: "b.000001", Pos: 900})
+			},
+			wantLag: "0.5015",
+		},
+		{
+			name: "caught up survives a disconnect",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				m.Heartbeat("b.000001", 500)
+				m.Disconnected(errors.New("eof"), "")
+				c.advance(10 * hb)
+			},
+			wantLag: "0.0015",
+		},
+		{
+			name: "server clock ahead of ours: 0, not negative",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(&Batch{Transaction: true, File: "b.000001", Pos: 500, CommitTimeUS: t0.Add(time.Second).UnixMicro()})
+			},
+			wantLag: "0",
+		},
+		{
+			name: "a transaction without its commit time: the binlog timestamps' rule",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				m.Commit(&Batch{Transaction: true, File: "b.000001", Pos: 600, EventTime: uint32(t0.Add(-5 * time.Second).Unix())})
+			},
+			wantLag: "5",
+		},
+		{
+			name: "an event outside a transaction (a ROTATE) keeps the figure",
+			steps: func(m *Meter, c *fakeClock) {
+				m.Connected()
+				m.Commit(tx(500))
+				m.Commit(&Batch{File: "b.000002", Pos: 4, EventTime: uint32(t0.Unix()), Rotations: 1})
+			},
+			wantLag: "0.0015",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, c := newTestMeter(MeterOptions{HeartbeatPeriod: hb})
+			tt.steps(m, c)
+			s := m.Snapshot()
+			if got := orUnknown(s.LagSeconds, s.LagUnknown); got != tt.wantLag {
+				t.Errorf("LagSeconds = %s, want %s", got, tt.wantLag)
+			}
+		})
+	}
+}
+
 // orUnknown renders an optional figure, "unknown" when it is left out
 // (and then a reason must be given).
 func orUnknown[T int64 | float64](v *T, why string) string {

@@ -56,7 +56,7 @@ const (
 )
 
 // translator turns raw binlog events into meter figures. It decodes only
-// what it needs (see events.go, tablemap.go, rows.go) and hands the meter
+// what it needs (see events.go, gtidevent.go, tablemap.go, rows.go) and hands the meter
 // one Batch per transaction, so a transaction cut short by a disconnect is
 // dropped and never counted twice; resuming at the last committed position
 // then replays it whole.
@@ -229,9 +229,12 @@ func (t *translator) handle(raw []byte) error {
 		}
 	case evGTID, evAnonymousGTID, evGTIDTagged:
 		t.openGroup()
-		if h.typ == evGTID && len(body) >= 25 {
-			b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[17:])}
-			copy(b.GTID.SID[:], body[1:17])
+		if h.typ == evGTID && len(body) >= gtidWithGNOBody {
+			b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[gtidGNOOff:])}
+			copy(b.GTID.SID[:], body[gtidSIDOff:gtidGNOOff])
+		}
+		if h.typ != evGTIDTagged {
+			b.CommitTimeUS = immediateCommitUS(body)
 		}
 	case evQuery:
 		q, err := queryText(body, t.fd.postHeaderLen(evQuery, queryPostHeaderLen))
