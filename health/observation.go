@@ -4,21 +4,24 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // Read names one query the probe runs each poll. Checks name the reads
 // they depend on, so a failed read makes exactly those checks unknown.
-type Read string
+// The reads and their statements are mysqlserver's table.
+type Read = mysqlserver.Read
 
 // The reads of one poll, in the order the probe runs them.
 const (
-	ReadVariables    Read = "variables"      // identity and semi-sync configuration
-	ReadStatus       Read = "status"         // semi-sync counters, Threads_connected
-	ReadDumpThreads  Read = "dump_threads"   // the processlist's Binlog Dump rows
-	ReadReplicaHosts Read = "replica_hosts"  // SHOW REPLICAS / SHOW SLAVE HOSTS
-	ReadBinlogStatus Read = "binlog_status"  // SHOW MASTER STATUS and successors
-	ReadBinlogFiles  Read = "binlog_files"   // SHOW BINARY LOGS
-	ReadChannels     Read = "replica_status" // this server's own replication channels
+	ReadVariables    = mysqlserver.ReadVariables
+	ReadStatus       = mysqlserver.ReadStatus
+	ReadDumpThreads  = mysqlserver.ReadDumpThreads
+	ReadReplicaHosts = mysqlserver.ReadReplicaHosts
+	ReadBinlogStatus = mysqlserver.ReadBinlogStatus
+	ReadBinlogFiles  = mysqlserver.ReadBinlogFiles
+	ReadChannels     = mysqlserver.ReadChannels
 )
 
 // Reads lists every read in poll order.

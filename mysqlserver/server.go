@@ -7,9 +7,11 @@ import (
 )
 
 // Flavors, as health.Server.Flavor, /status and the events spell them.
+// FlavorAuto (SIDECAR_MYSQL_FLAVOR=auto) asks for detection.
 const (
 	FlavorMySQL   = "mysql"
 	FlavorMariaDB = "mariadb"
+	FlavorAuto    = "auto"
 )
 
 // Flavor tells the flavor from the server's version and version_comment
@@ -20,6 +22,16 @@ func Flavor(version, comment string) string {
 		return FlavorMariaDB
 	}
 	return FlavorMySQL
+}
+
+// ResolveFlavor is the flavor a setting names (FlavorMySQL or
+// FlavorMariaDB), or else, for FlavorAuto, "" or anything unknown, the one
+// the server's version and version_comment tell (Flavor).
+func ResolveFlavor(setting, version, comment string) string {
+	if setting == FlavorMySQL || setting == FlavorMariaDB {
+		return setting
+	}
+	return Flavor(version, comment)
 }
 
 // Version is major, minor, patch.

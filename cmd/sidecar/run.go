@@ -52,9 +52,6 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 		return &ConfigError{Problems: []string{err.Error()}}
 	}
 	flavor := cfg.MySQL.Flavor
-	if flavor == "auto" {
-		flavor = binlog.FlavorAuto
-	}
 
 	// Listen first: a taken port is a fatal start-up error, reported before
 	// anything connects to the database.

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-
-	"github.com/binlog-sidecar/binlog-sidecar/health"
 )
 
 // answerTimeout bounds a probe of a fake server that answers: reached only
@@ -127,45 +125,6 @@ func TestMissingPrivilege(t *testing.T) {
 	for _, tt := range tests {
 		if got := missingPrivilege(&tt.give, tt.fallback); got != tt.want {
 			t.Errorf("missingPrivilege(%q) = %q, want %q", tt.give.Message, got, tt.want)
-		}
-	}
-}
-
-func TestCandidates(t *testing.T) {
-	first := func(read string, flavor string, v version, ps bool) string {
-		c := candidates(health.Read(read), flavor, v, ps)
-		if len(c) == 0 {
-			return ""
-		}
-		return c[0].sql
-	}
-	tests := []struct {
-		read   string
-		flavor string
-		v      version
-		ps     bool
-		want   string
-	}{
-		{"replica_hosts", mysql, version{8, 0, 21}, false, sqlShowSlaveHosts},
-		{"replica_hosts", mysql, version{8, 0, 22}, false, sqlShowReplicas},
-		{"replica_hosts", mysql, version{9, 1, 0}, false, sqlShowReplicas},
-		{"replica_hosts", mariadb, version{10, 11, 19}, false, sqlShowSlaveHosts},
-		{"binlog_status", mysql, version{8, 1, 0}, false, sqlMasterStatus},
-		{"binlog_status", mysql, version{8, 2, 0}, false, sqlBinaryLogStatus},
-		{"binlog_status", mariadb, version{10, 5, 1}, false, sqlMasterStatus},
-		{"binlog_status", mariadb, version{10, 5, 2}, false, sqlBinlogStatus},
-		{"dump_threads", mysql, version{8, 0, 22}, true, sqlDumpMySQLPS},
-		{"dump_threads", mysql, version{8, 0, 22}, false, sqlDumpMySQL},
-		{"dump_threads", mysql, version{5, 7, 44}, true, sqlDumpMySQL},
-		{"dump_threads", mariadb, version{10, 11, 0}, true, sqlDumpMariaDB},
-		{"dump_threads", mariadb, version{10, 4, 0}, true, sqlDumpMariaDB},
-		{"replica_status", mysql, version{8, 4, 0}, false, sqlShowReplicaStatus},
-		{"replica_status", mysql, version{8, 0, 21}, false, sqlShowSlaveStatus},
-		{"replica_status", mariadb, version{11, 4, 0}, false, sqlAllSlavesStatus},
-	}
-	for _, tt := range tests {
-		if got := first(tt.read, tt.flavor, tt.v, tt.ps); got != tt.want {
-			t.Errorf("candidates(%s, %s %v, ps=%v)[0] = %q, want %q", tt.read, tt.flavor, tt.v, tt.ps, got, tt.want)
 		}
 	}
 }

@@ -159,7 +159,7 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, mapRows func(Rowset) (any, error)) (any, bool) {
 	res := health.ReadResult{At: time.Now()}
 	defer func() { o.Reads[r] = res }()
-	cands := candidates(r, p.server.Flavor, mysqlserver.ParseVersion(p.server.Version), p.ps)
+	cands := mysqlserver.Statements(r, p.server.Flavor, mysqlserver.ParseVersion(p.server.Version), p.ps)
 	if r != health.ReadVariables && !p.known {
 		res.Err, res.Skipped = "server flavor and version unknown (variables not read)", true
 		return nil, false
@@ -169,16 +169,16 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 		return nil, false
 	}
 	if len(cands) > 0 {
-		res.Grant = cands[0].priv // the preferred statement's grant on this version
+		res.Grant = cands[0].Priv // the preferred statement's grant on this version
 	}
 	for i, st := range cands {
-		if msg, skip := p.unsupported[st.sql]; skip && i+1 < len(cands) {
+		if msg, skip := p.unsupported[st.SQL]; skip && i+1 < len(cands) {
 			res.FallbackFrom = msg
 			continue
 		}
-		res.SQL = st.sql
+		res.SQL = st.SQL
 		res.Queries++
-		rs, err := p.exec(ctx, st.sql)
+		rs, err := p.exec(ctx, st.SQL)
 		res.Took = time.Since(res.At)
 		var myErr *gomysql.MyError
 		switch {
@@ -189,17 +189,17 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 				res.Err = err.Error()
 				return nil, false
 			}
-			if st.silent && p.privs != nil && !p.privs[st.priv] && !p.privs["SUPER"] {
-				res.MissingPrivilege = st.priv // without it the server hides rows instead of failing
+			if st.Silent && p.privs != nil && !p.privs[st.Priv] && !p.privs["SUPER"] {
+				res.MissingPrivilege = st.Priv // without it the server hides rows instead of failing
 				return v, false
 			}
 			return v, true
 		case errors.As(err, &myErr) && i+1 < len(cands):
 			res.FallbackFrom = err.Error() // e.g. performance_schema not readable: take the next statement
-			p.unsupported[st.sql] = res.FallbackFrom
+			p.unsupported[st.SQL] = res.FallbackFrom
 			continue
 		case errors.As(err, &myErr) && privilegeErrors[myErr.Code]:
-			res.MissingPrivilege = missingPrivilege(myErr, st.priv)
+			res.MissingPrivilege = missingPrivilege(myErr, st.Priv)
 			res.Err, res.Code = err.Error(), myErr.Code
 			return nil, false
 		case errors.As(err, &myErr):
@@ -253,7 +253,7 @@ func (p *Probe) Kill(ctx context.Context, threadID uint64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lost = nil
-	_, err := p.exec(ctx, fmt.Sprintf(sqlKill, threadID))
+	_, err := p.exec(ctx, fmt.Sprintf(mysqlserver.SQLKill, threadID))
 	var myErr *gomysql.MyError
 	if errors.As(err, &myErr) && privilegeErrors[myErr.Code] {
 		priv := "CONNECTION ADMIN"
@@ -324,7 +324,7 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	}
 	lvl.Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
 	p.privs = nil
-	if res, err := c.Execute(sqlPrivileges); err == nil {
+	if res, err := c.Execute(mysqlserver.SQLPrivileges); err == nil {
 		p.privs = map[string]bool{}
 		for _, r := range toRowset(res).Rows {
 			if len(r) > 0 && r[0] != nil {
@@ -337,7 +337,7 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 		return fmt.Errorf("read privileges: %w", err)
 	}
 	p.account = ""
-	if res, err := c.Execute(sqlCurrentUser); err == nil {
+	if res, err := c.Execute(mysqlserver.SQLCurrentUser); err == nil {
 		if rs := toRowset(res); len(rs.Rows) == 1 && len(rs.Rows[0]) == 1 && rs.Rows[0][0] != nil {
 			p.account = mysqlserver.QuoteAccount(*rs.Rows[0][0])
 		}

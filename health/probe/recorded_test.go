@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // recording is a file of recorded results: what each statement returned
@@ -108,8 +109,8 @@ func summarize(o health.Observation) observed {
 
 // name shortens a statement to its constant's name.
 func name(sql string) string {
-	for n, s := range map[string]string{"variables": sqlVariables, "status": sqlStatus, "dump mariadb": sqlDumpMariaDB,
-		"dump mysql": sqlDumpMySQL, "dump mysql ps": sqlDumpMySQLPS} {
+	for n, s := range map[string]string{"variables": mysqlserver.SQLVariables, "status": mysqlserver.SQLStatus,
+		"dump mariadb": mysqlserver.SQLDumpMariaDB, "dump mysql": mysqlserver.SQLDumpMySQL, "dump mysql ps": mysqlserver.SQLDumpMySQLPS} {
 		if s == sql {
 			return n
 		}

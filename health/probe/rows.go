@@ -46,7 +46,7 @@ func (r row) int(name string) int64 {
 // rows finds the columns of cols in rs and calls fn for each row. The
 // required value names must each have a column, else the result is not
 // what the statement table expects and mapping it would guess.
-func (rs Rowset) rows(cols columns, required []string, fn func(row)) error {
+func (rs Rowset) rows(cols mysqlserver.Columns, required []string, fn func(row)) error {
 	idx := map[string]int{}
 	for name, aliases := range cols {
 		for i, c := range rs.Columns {
@@ -74,21 +74,17 @@ func (rs Rowset) rows(cols columns, required []string, fn func(row)) error {
 // mapNameValues maps SHOW VARIABLES / SHOW STATUS rows to a map.
 func mapNameValues(rs Rowset) (map[string]string, error) {
 	out := map[string]string{}
-	err := rs.rows(nameValueCols, []string{"name", "value"}, func(r row) { out[r.str("name")] = r.str("value") })
+	err := rs.rows(mysqlserver.NameValueColumns, []string{"name", "value"}, func(r row) { out[r.str("name")] = r.str("value") })
 	return out, err
 }
-
-// dumpCommands are the processlist commands of binlog dump threads
-// (MariaDB's, then MySQL's GTID-based one).
-var dumpCommands = []string{"Binlog Dump", "Binlog Dump GTID"}
 
 // mapDumpThreads maps the dump-thread query of any flavor. Rows of other
 // commands are dropped: SHOW PROCESSLIST (MariaDB without
 // performance_schema) lists every thread.
 func mapDumpThreads(rs Rowset) ([]health.DumpThread, error) {
 	out := []health.DumpThread{}
-	err := rs.rows(dumpCols, []string{"id", "user", "host", "command", "time", "state"}, func(r row) {
-		if !slices.Contains(dumpCommands, r.str("command")) {
+	err := rs.rows(mysqlserver.DumpThreadColumns, []string{"id", "user", "host", "command", "time", "state"}, func(r row) {
+		if !slices.Contains(mysqlserver.DumpCommands, r.str("command")) {
 			return
 		}
 		out = append(out, health.DumpThread{ID: r.uint("id"), User: r.str("user"), Host: r.str("host"),
@@ -101,7 +97,7 @@ func mapDumpThreads(rs Rowset) ([]health.DumpThread, error) {
 // mapRegistrations maps SHOW REPLICAS / SHOW SLAVE HOSTS.
 func mapRegistrations(rs Rowset) ([]health.Registration, error) {
 	out := []health.Registration{}
-	err := rs.rows(hostCols, []string{"server_id", "host", "port"}, func(r row) {
+	err := rs.rows(mysqlserver.ReplicaHostColumns, []string{"server_id", "host", "port"}, func(r row) {
 		out = append(out, health.Registration{ServerID: uint32(r.uint("server_id")), Host: r.str("host"),
 			Port: int(r.int("port")), SourceID: uint32(r.uint("source_id")), UUID: r.str("uuid")})
 	})
@@ -112,7 +108,7 @@ func mapRegistrations(rs Rowset) ([]health.Registration, error) {
 // means the binlog is off.
 func mapBinlogStatus(rs Rowset) (health.BinlogStatus, error) {
 	var out health.BinlogStatus
-	err := rs.rows(binlogStatusCols, []string{"file", "position"}, func(r row) {
+	err := rs.rows(mysqlserver.BinlogStatusColumns, []string{"file", "position"}, func(r row) {
 		out = health.BinlogStatus{File: r.str("file"), Position: r.uint("position"), GTID: strings.TrimSpace(r.str("gtid"))}
 	})
 	return out, err
@@ -121,7 +117,7 @@ func mapBinlogStatus(rs Rowset) (health.BinlogStatus, error) {
 // mapBinlogFiles maps SHOW BINARY LOGS.
 func mapBinlogFiles(rs Rowset) ([]health.BinlogFile, error) {
 	out := []health.BinlogFile{}
-	err := rs.rows(binlogFileCols, []string{"name", "size"}, func(r row) {
+	err := rs.rows(mysqlserver.BinlogFileColumns, []string{"name", "size"}, func(r row) {
 		out = append(out, health.BinlogFile{Name: r.str("name"), Size: r.uint("size")})
 	})
 	return out, err
@@ -130,7 +126,7 @@ func mapBinlogFiles(rs Rowset) ([]health.BinlogFile, error) {
 // mapChannels maps SHOW ALL SLAVES STATUS / SHOW REPLICA STATUS.
 func mapChannels(rs Rowset) ([]health.Channel, error) {
 	out := []health.Channel{}
-	err := rs.rows(channelCols, []string{"source_host", "io_running", "last_io_errno"}, func(r row) {
+	err := rs.rows(mysqlserver.ChannelColumns, []string{"source_host", "io_running", "last_io_errno"}, func(r row) {
 		out = append(out, health.Channel{Name: r.str("name"), SourceHost: r.str("source_host"),
 			SourcePort: int(r.int("source_port")), SourceUser: r.str("source_user"), IORunning: r.str("io_running"),
 			SQLRunning: r.str("sql_running"), IOState: r.str("io_state"), LastIOErrno: int(r.int("last_io_errno")),
@@ -164,23 +160,23 @@ func num(v string) uint64 {
 
 // semiSync normalises the semi-sync variables and counters of any flavor.
 func semiSync(vars, status map[string]string) health.SemiSync {
-	n := semiSyncNames
-	enabled, name := first(vars, n.enabled)
+	n := mysqlserver.SemiSyncNames
+	enabled, name := first(vars, n.Enabled)
 	if name == "" {
 		return health.SemiSync{}
 	}
 	s := health.SemiSync{Available: true, Prefix: strings.TrimSuffix(name, "_enabled"), Enabled: on(enabled), Required: 1}
 	v := func(names []string) string { x, _ := first(vars, names); return x }
 	st := func(names []string) string { x, _ := first(status, names); return x }
-	s.TimeoutMS = num(v(n.timeout))
-	s.WaitNoReplica = on(v(n.waitNo))
-	if c, _ := first(vars, n.count); c != "" { // MariaDB has no count: one ACK suffices
+	s.TimeoutMS = num(v(n.Timeout))
+	s.WaitNoReplica = on(v(n.WaitNo))
+	if c, _ := first(vars, n.Count); c != "" { // MariaDB has no count: one ACK suffices
 		s.Required = num(c)
 	}
-	s.WaitPoint = v(n.waitPoint)
-	s.StatusOn = on(st(n.status))
-	s.Clients, s.WaitSessions = num(st(n.clients)), num(st(n.waitSessions))
-	s.YesTx, s.NoTx, s.NoTimes = num(st(n.yesTx)), num(st(n.noTx)), num(st(n.noTimes))
+	s.WaitPoint = v(n.WaitPoint)
+	s.StatusOn = on(st(n.Status))
+	s.Clients, s.WaitSessions = num(st(n.Clients)), num(st(n.WaitSessions))
+	s.YesTx, s.NoTx, s.NoTimes = num(st(n.YesTx)), num(st(n.NoTx)), num(st(n.NoTimes))
 	return s
 }
 
@@ -190,10 +186,7 @@ func server(vars map[string]string, flavor string) health.Server {
 	s := health.Server{Version: vars["version"], ServerUUID: vars["server_uuid"]}
 	id, _ := strconv.ParseUint(vars["server_id"], 10, 32)
 	s.ServerID = uint32(id)
-	s.Flavor = mysqlserver.Flavor(vars["version"], vars["version_comment"])
-	if flavor == mysqlserver.FlavorMySQL || flavor == mysqlserver.FlavorMariaDB {
-		s.Flavor = flavor
-	}
+	s.Flavor = mysqlserver.ResolveFlavor(flavor, vars["version"], vars["version_comment"])
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -26,13 +27,6 @@ const RegisterHost = "binlog-sidecar"
 func IsOwnRegistration(serverID uint32, host string, ownServerID uint32) bool {
 	return serverID == ownServerID && host == RegisterHost
 }
-
-// Flavors accepted in Config.Flavor.
-const (
-	FlavorAuto    = "auto"
-	FlavorMySQL   = "mysql"
-	FlavorMariaDB = "mariadb"
-)
 
 // Defaults for zero Config fields.
 const (
@@ -53,8 +47,8 @@ type Config struct {
 	Addr     string
 	User     string
 	Password string
-	// Flavor is FlavorAuto (from SELECT VERSION()), FlavorMySQL or
-	// FlavorMariaDB.
+	// Flavor is mysqlserver.FlavorAuto (from SELECT VERSION()),
+	// mysqlserver.FlavorMySQL or mysqlserver.FlavorMariaDB.
 	Flavor string
 	// TLS, when set, is used for every connection to the server.
 	TLS *tls.Config
@@ -113,7 +107,7 @@ const (
 
 func (c Config) withDefaults() Config {
 	if c.Flavor == "" {
-		c.Flavor = FlavorAuto
+		c.Flavor = mysqlserver.FlavorAuto
 	}
 	if c.HeartbeatPeriod <= 0 {
 		c.HeartbeatPeriod = DefaultHeartbeatPeriod
@@ -144,7 +138,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: ServerID must be non-zero (0 makes the server end the dump at the binlog's end)", ErrConfig))
 	}
 	switch c.Flavor {
-	case "", FlavorAuto, FlavorMySQL, FlavorMariaDB:
+	case "", mysqlserver.FlavorAuto, mysqlserver.FlavorMySQL, mysqlserver.FlavorMariaDB:
 	default:
 		errs = append(errs, fmt.Errorf("%w: Flavor %q is not auto, mysql or mariadb", ErrConfig, c.Flavor))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -90,7 +91,7 @@ func TestConfig_Validate(t *testing.T) {
 
 func TestConfig_withDefaults(t *testing.T) {
 	c := Config{HeartbeatPeriod: 200 * time.Millisecond}.withDefaults()
-	if c.ReadTimeout != time.Second || c.Flavor != FlavorAuto || c.DialTimeout != DefaultDialTimeout {
+	if c.ReadTimeout != time.Second || c.Flavor != mysqlserver.FlavorAuto || c.DialTimeout != DefaultDialTimeout {
 		t.Errorf("defaults: read timeout %v, flavor %q, dial %v", c.ReadTimeout, c.Flavor, c.DialTimeout)
 	}
 	c.Addr, c.ServerID = "127.0.0.1:3306", 4000000000

@@ -12,6 +12,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -103,7 +104,7 @@ func register(cli *client.Conn, req dumpRequest) error {
 	set := fmt.Sprintf("SET @master_binlog_checksum='NONE', @source_binlog_checksum='NONE', "+
 		"@master_heartbeat_period=%d, @source_heartbeat_period=%d, @slave_uuid='%s', @replica_uuid='%s'",
 		req.heartbeat, req.heartbeat, req.uuid, req.uuid)
-	if req.flavor == FlavorMariaDB {
+	if req.flavor == mysqlserver.FlavorMariaDB {
 		set += fmt.Sprintf(", @mariadb_slave_capability=%d", mariaSlaveCapabilityGTID)
 	}
 	if _, err := cli.Execute(set); err != nil {
@@ -139,12 +140,12 @@ func register(cli *client.Conn, req dumpRequest) error {
 // GTID start (MariaDB takes its GTID start in @slave_connect_state).
 func sendDump(cli *client.Conn, req dumpRequest) error {
 	var flags uint16
-	if req.flavor == FlavorMariaDB {
+	if req.flavor == mysqlserver.FlavorMariaDB {
 		flags = dumpSendAnnotateRows
 	}
 	pos := req.pos
 	if req.gset != nil {
-		if req.flavor != FlavorMariaDB {
+		if req.flavor != mysqlserver.FlavorMariaDB {
 			return sendDumpGTID(cli, req)
 		}
 		set := fmt.Sprintf("SET @slave_connect_state='%s', @slave_gtid_strict_mode=1", req.gset.String())

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -138,7 +139,7 @@ func dumpEvents(t *testing.T, p *testdb.Server, from stream.Position, n int) [][
 	src := New(Config{Addr: p.Addr, User: "sidecar", Password: "sidecar", ServerID: 4000000201,
 		HeartbeatPeriod: testHeartbeat}, stream.NewMeter(stream.MeterOptions{}), zerolog.Nop())
 	d, err := src.openDump(ctx, closingDialer(ctx, time.Second), dumpRequest{
-		flavor: FlavorMariaDB, serverID: src.cfg.ServerID, user: src.cfg.User,
+		flavor: mysqlserver.FlavorMariaDB, serverID: src.cfg.ServerID, user: src.cfg.User,
 		heartbeat: testHeartbeat.Nanoseconds(), uuid: src.cfg.ReplicaUUID, pos: from,
 	})
 	if err != nil {

@@ -3,9 +3,8 @@ package binlog
 import (
 	"encoding/binary"
 	"errors"
-	"strconv"
-	"strings"
 
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -179,8 +178,8 @@ func (f *formatDesc) tableIDSize(typ byte) int {
 // Checksums exist from MySQL 5.6.1 and MariaDB 5.3.0; an FDE from such a
 // server ends with the checksum algorithm (1 byte) and a 4-byte checksum.
 var (
-	checksumSinceMySQL   = [3]int{5, 6, 1}
-	checksumSinceMariaDB = [3]int{5, 3, 0}
+	checksumSinceMySQL   = mysqlserver.Version{5, 6, 1}
+	checksumSinceMariaDB = mysqlserver.Version{5, 3, 0}
 )
 
 const (
@@ -201,12 +200,12 @@ func decodeFormatDescription(body []byte) (formatDesc, error) {
 	}
 	version := string(sv)
 	since := checksumSinceMySQL
-	if strings.Contains(strings.ToLower(version), "mariadb") {
+	if mysqlserver.Flavor(version, "") == mysqlserver.FlavorMariaDB {
 		since = checksumSinceMariaDB
 	}
 	ph := body[fdeFixedLen:]
 	f := formatDesc{}
-	if !versionBefore(parseVersion(version), since) {
+	if mysqlserver.VersionAtLeast(version, since) {
 		if len(ph) < 5 {
 			return formatDesc{}, errors.New("format description event too short for its checksum")
 		}
@@ -217,32 +216,6 @@ func decodeFormatDescription(body []byte) (formatDesc, error) {
 	}
 	f.postHeader = append([]byte(nil), ph...)
 	return f, nil
-}
-
-// parseVersion reads the leading "X.Y.Z" of a server version string.
-func parseVersion(s string) [3]int {
-	var v [3]int
-	for i := range v {
-		j := 0
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		v[i], _ = strconv.Atoi(s[:j])
-		if j >= len(s) || s[j] != '.' {
-			break
-		}
-		s = s[j+1:]
-	}
-	return v
-}
-
-func versionBefore(v, w [3]int) bool {
-	for i := range v {
-		if v[i] != w[i] {
-			return v[i] < w[i]
-		}
-	}
-	return false
 }
 
 func indexByte(b []byte, c byte) int {

@@ -8,46 +8,25 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
-// The SQL the sidecar runs before it opens the stream. None of it needs
-// more than the contract's grants: SELECT VERSION() and SHOW GLOBAL
-// VARIABLES need none; the binlog status and SHOW BINARY LOGS need BINLOG
-// MONITOR (MariaDB) or REPLICATION CLIENT (MySQL).
-const (
-	sqlVersion   = "SELECT VERSION()"
-	sqlVariables = "SHOW GLOBAL VARIABLES WHERE Variable_name IN " +
-		"('log_bin', 'binlog_format', 'binlog_row_image', 'server_id')"
-	sqlBinaryLogs = "SHOW BINARY LOGS"
-)
+// The preflight's statements are mysqlserver's (one table for every
+// reader). None of them needs more than the contract's grants: SELECT
+// VERSION() and SHOW GLOBAL VARIABLES need none; the binlog status and SHOW
+// BINARY LOGS need BINLOG MONITOR (MariaDB) or REPLICATION CLIENT (MySQL);
+// SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN on MariaDB 10.5.1+ (the
+// check is skipped with a warning without it).
 
-// binlogStatusStatement is the statement that reads the binlog end on one
-// flavor from one version on.
-type binlogStatusStatement struct {
-	flavor string // "" matches any
-	since  [3]int
-	sql    string
-}
-
-// binlogStatusStatements is checked in order; the first match wins. MySQL
-// 8.2.0 added SHOW BINARY LOG STATUS and 8.4.0 removed SHOW MASTER STATUS,
-// the same boundary the health probe's statement table uses; MariaDB
-// 10.5.2 added SHOW BINLOG STATUS (the old name still works, under the
-// renamed privilege).
-var binlogStatusStatements = []binlogStatusStatement{
-	{flavor: FlavorMySQL, since: [3]int{8, 2, 0}, sql: "SHOW BINARY LOG STATUS"},
-	{flavor: FlavorMariaDB, since: [3]int{10, 5, 2}, sql: "SHOW BINLOG STATUS"},
-	{flavor: "", sql: "SHOW MASTER STATUS"},
-}
-
-func binlogStatusSQL(flavor string, version [3]int) string {
-	for _, s := range binlogStatusStatements {
-		if (s.flavor == "" || s.flavor == flavor) && !versionBefore(version, s.since) {
-			return s.sql
-		}
+// statementSQL is the statement a read runs first on the server the
+// preflight found (the one the health probe runs too).
+func statementSQL(read mysqlserver.Read, info serverInfo) (string, error) {
+	st := mysqlserver.Statements(read, info.flavor, mysqlserver.ParseVersion(info.version), false)
+	if len(st) == 0 {
+		return "", fmt.Errorf("no statement for %s on %s %s", read, info.flavor, info.version)
 	}
-	return "SHOW MASTER STATUS"
+	return st[0].SQL, nil
 }
 
 // serverInfo is what the preflight learned.
@@ -59,14 +38,6 @@ type serverInfo struct {
 	end      stream.Position
 	files    []string // SHOW BINARY LOGS, oldest first
 	warnings []string
-}
-
-// detectFlavor reads the flavor from a VERSION() string.
-func detectFlavor(version string) string {
-	if strings.Contains(strings.ToLower(version), "mariadb") {
-		return FlavorMariaDB
-	}
-	return FlavorMySQL
 }
 
 // checkVariables applies the sidecar's requirements to the server's
@@ -118,19 +89,16 @@ func valueOr(v, def string) string {
 // preflight runs the checks on an open connection.
 func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, error) {
 	var info serverInfo
-	r, err := c.Execute(sqlVersion)
+	r, err := c.Execute(mysqlserver.SQLVersion)
 	if err != nil {
 		return info, fmt.Errorf("read version: %w", err)
 	}
 	// Strings from go-mysql results alias the packet buffer: clone what is kept.
 	info.version, _ = r.GetString(0, 0)
 	info.version = strings.Clone(info.version)
-	info.flavor = flavor
-	if flavor == "" || flavor == FlavorAuto {
-		info.flavor = detectFlavor(info.version)
-	}
+	info.flavor = mysqlserver.ResolveFlavor(flavor, info.version, "")
 
-	r, err = c.Execute(sqlVariables)
+	r, err = c.Execute(mysqlserver.SQLStreamVariables)
 	if err != nil {
 		return info, fmt.Errorf("read variables: %w", err)
 	}
@@ -160,7 +128,10 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	info.serverID = uint32(id)
 	info.rowImage = vars["binlog_row_image"]
 
-	status := binlogStatusSQL(info.flavor, parseVersion(info.version))
+	status, err := statementSQL(mysqlserver.ReadBinlogStatus, info)
+	if err != nil {
+		return info, fmt.Errorf("read binlog end: %w", err)
+	}
 	r, err = c.Execute(status)
 	if err != nil {
 		return info, fmt.Errorf("read binlog end (%s): %w", status, err)
@@ -173,7 +144,7 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	pos, _ := r.GetUint(0, 1)
 	info.end = stream.Position{File: strings.Clone(file), Pos: uint32(pos)}
 
-	r, err = c.Execute(sqlBinaryLogs)
+	r, err = c.Execute(mysqlserver.SQLBinaryLogs)
 	if err != nil {
 		return info, fmt.Errorf("list binary logs: %w", err)
 	}
@@ -194,15 +165,6 @@ type registration struct {
 	port     int
 }
 
-// replicaHostsSQL lists the registered replicas: MySQL 8.0.22 added SHOW
-// REPLICAS and 8.4 removed SHOW SLAVE HOSTS; MariaDB keeps the old name.
-func replicaHostsSQL(flavor string, version [3]int) string {
-	if flavor == FlavorMySQL && !versionBefore(version, [3]int{8, 0, 22}) {
-		return "SHOW REPLICAS"
-	}
-	return "SHOW SLAVE HOSTS"
-}
-
 // checkRegistrations refuses a server_id that a registered replica uses.
 // Registering with it would make the server end that replica's dump
 // thread (MariaDB keeps one registration per server_id), and the replica,
@@ -210,7 +172,10 @@ func replicaHostsSQL(flavor string, version [3]int) string {
 // real replica off every few seconds. The sidecar's own earlier
 // registration (RegisterHost, after a restart) is not a conflict.
 func checkRegistrations(c *client.Conn, info serverInfo, own uint32) error {
-	sql := replicaHostsSQL(info.flavor, parseVersion(info.version))
+	sql, err := statementSQL(mysqlserver.ReadReplicaHosts, info)
+	if err != nil {
+		return err
+	}
 	r, err := c.Execute(sql)
 	if err != nil {
 		return fmt.Errorf("%s: %w", sql, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -329,7 +330,7 @@ func (s *Source) startPoint(info serverInfo) (stream.Position, mysql.GTIDSet, er
 			return stream.Position{File: info.files[0], Pos: 4}, nil, nil
 		case StartGTID:
 			var set mysql.GTIDSet
-			if info.flavor == FlavorMariaDB {
+			if info.flavor == mysqlserver.FlavorMariaDB {
 				set, err = mysql.ParseMariadbGTIDSet(start.GTIDSet)
 			} else {
 				set, err = mysql.ParseMysqlGTIDSet(start.GTIDSet)

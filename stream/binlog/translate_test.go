@@ -283,45 +283,6 @@ func TestClassifyQuery(t *testing.T) {
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	tests := []struct {
-		give string
-		want [3]int
-	}{
-		{"10.11.19-MariaDB-0+deb12u1-log", [3]int{10, 11, 19}},
-		{"8.4.0", [3]int{8, 4, 0}},
-		{"5.7", [3]int{5, 7, 0}},
-		{"", [3]int{0, 0, 0}},
-	}
-	for _, tt := range tests {
-		if got := parseVersion(tt.give); got != tt.want {
-			t.Errorf("parseVersion(%q) = %v, want %v", tt.give, got, tt.want)
-		}
-	}
-}
-
-func TestBinlogStatusSQL(t *testing.T) {
-	tests := []struct {
-		flavor  string
-		version string
-		want    string
-	}{
-		{FlavorMariaDB, "10.11.19-MariaDB", "SHOW BINLOG STATUS"},
-		{FlavorMariaDB, "10.5.1-MariaDB", "SHOW MASTER STATUS"},
-		{FlavorMySQL, "8.4.0", "SHOW BINARY LOG STATUS"},
-		{FlavorMySQL, "8.2.0", "SHOW BINARY LOG STATUS"}, // as health/probe's statement table
-		{FlavorMySQL, "8.1.0", "SHOW MASTER STATUS"},
-		{FlavorMySQL, "9.1.0", "SHOW BINARY LOG STATUS"},
-		{FlavorMySQL, "8.0.36", "SHOW MASTER STATUS"},
-		{FlavorMySQL, "5.7.44-log", "SHOW MASTER STATUS"},
-	}
-	for _, tt := range tests {
-		if got := binlogStatusSQL(tt.flavor, parseVersion(tt.version)); got != tt.want {
-			t.Errorf("binlogStatusSQL(%s %s) = %q, want %q", tt.flavor, tt.version, got, tt.want)
-		}
-	}
-}
-
 // TestTranslator_allocs pins the hot path: a second pass over a file
 // (tables cached, as in a long-running stream) allocates nothing per event.
 func TestTranslator_allocs(t *testing.T) {
