@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,20 +228,55 @@ func expectation(t reflect.Type) string {
 }
 
 // resolve derives defaults, reads secret files and checks every value; it
-// returns one line per problem.
+// returns one line per problem, in the order of the steps below.
 func (c *Config) resolve() []string {
-	var p []string
-	bad := func(key, format string, args ...any) {
-		p = append(p, envPrefix+key+": "+fmt.Sprintf(format, args...))
-	}
+	var p problems
+	c.resolveMySQL(&p)
+	c.checkReadableFiles(&p)
+	c.resolveIdentity(&p)
+	c.checkTimings(&p)
+	c.resolveInventory(&p)
+	c.checkHTTP(&p)
+	c.checkNATS(&p)
+	c.resolveSpool(&p)
+	c.checkLogging(&p)
+	return p
+}
 
+// problems collects resolve's lines, each naming its variable.
+type problems []string
+
+func (p *problems) bad(key, format string, args ...any) {
+	*p = append(*p, envPrefix+key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *problems) oneOf(key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		p.bad(key, "%q: want one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// readable reads path now, as the libraries that use it later would: a
+// directory, a named pipe or an endless device is a configuration error
+// (exit 2) rather than a hang or a failure after start.
+func (p *problems) readable(key, path string) {
+	if path == "" {
+		return
+	}
+	if err := regfile.Check(path); err != nil {
+		p.bad(key, "cannot read: %v", fileError(err))
+	}
+}
+
+// resolveMySQL reads the password file and checks how to reach the server.
+func (c *Config) resolveMySQL(p *problems) {
 	if c.MySQL.PasswordFile != "" {
 		if c.MySQL.Password != "" {
-			bad("MYSQL_PASSWORD_FILE", "set together with SIDECAR_MYSQL_PASSWORD; want only one of them")
+			p.bad("MYSQL_PASSWORD_FILE", "set together with SIDECAR_MYSQL_PASSWORD; want only one of them")
 		}
 		b, err := regfile.ReadFile(c.MySQL.PasswordFile)
 		if err != nil {
-			bad("MYSQL_PASSWORD_FILE", "cannot read: %v", fileError(err))
+			p.bad("MYSQL_PASSWORD_FILE", "cannot read: %v", fileError(err))
 		}
 		// Kubernetes secrets and `echo pw > file` end in a newline that is
 		// never part of the password.
@@ -248,55 +284,46 @@ func (c *Config) resolve() []string {
 	}
 	if a := c.MySQL.Addr; !strings.HasPrefix(a, "/") {
 		if err := checkHostPort(a, 1); err != nil {
-			bad("MYSQL_ADDR", "%q: want host:port or a unix socket path starting with / (%v)", a, err)
+			p.bad("MYSQL_ADDR", "%q: want host:port or a unix socket path starting with / (%v)", a, err)
 		}
 	}
 	if c.MySQL.User == "" {
-		bad("MYSQL_USER", "empty; want the replication user's name")
+		p.bad("MYSQL_USER", "empty; want the replication user's name")
 	}
-	oneOf := func(key, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(key, "%q: want one of %s", v, strings.Join(allowed, ", "))
-	}
-	oneOf("MYSQL_FLAVOR", c.MySQL.Flavor, "auto", "mysql", "mariadb")
-	oneOf("MYSQL_TLS", c.MySQL.TLSMode, "disabled", "preferred", "required", "verify-ca", "verify-full")
+	p.oneOf("MYSQL_FLAVOR", c.MySQL.Flavor, "auto", "mysql", "mariadb")
+	p.oneOf("MYSQL_TLS", c.MySQL.TLSMode, "disabled", "preferred", "required", "verify-ca", "verify-full")
 	if (c.MySQL.TLSMode == "verify-ca" || c.MySQL.TLSMode == "verify-full") && c.MySQL.TLSCA == "" {
-		bad("MYSQL_TLS_CA", "empty; SIDECAR_MYSQL_TLS=%s needs the CA file that signed the server's certificate", c.MySQL.TLSMode)
+		p.bad("MYSQL_TLS_CA", "empty; SIDECAR_MYSQL_TLS=%s needs the CA file that signed the server's certificate", c.MySQL.TLSMode)
 	}
-	// Read now, as the libraries that use them later would: a directory,
-	// a named pipe or an endless device is a configuration error (exit 2)
-	// rather than a hang or a failure after start.
-	readable := func(key, path string) {
-		if path == "" {
-			return
-		}
-		if err := regfile.Check(path); err != nil {
-			bad(key, "cannot read: %v", fileError(err))
-		}
-	}
-	readable("MYSQL_TLS_CA", c.MySQL.TLSCA)
-	readable("NATS_CREDS", c.NATS.Creds)
-	readable("NATS_TLS_CA", c.NATS.TLSCA)
+}
 
+// checkReadableFiles reads the CA and credentials files the connections
+// will load.
+func (c *Config) checkReadableFiles(p *problems) {
+	p.readable("MYSQL_TLS_CA", c.MySQL.TLSCA)
+	p.readable("NATS_CREDS", c.NATS.Creds)
+	p.readable("NATS_TLS_CA", c.NATS.TLSCA)
+}
+
+// resolveIdentity names this sidecar: instance (the host name by default),
+// cluster, its server_id (derived from the instance by default) and where
+// the stream starts.
+func (c *Config) resolveIdentity(p *problems) {
 	if c.Instance == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
-			bad("INSTANCE", "empty and the host name is unknown; want a name for this sidecar")
+			p.bad("INSTANCE", "empty and the host name is unknown; want a name for this sidecar")
 		}
 		c.Instance = h
 	}
 	if c.Cluster == "" {
-		bad("CLUSTER", "empty; want a cluster name")
+		p.bad("CLUSTER", "empty; want a cluster name")
 	}
 	// Both become one subject token each; NATS limits a whole subject's
 	// length (and a 5,000-character name kept the bus from ever connecting).
 	for key, v := range map[string]string{"CLUSTER": c.Cluster, "INSTANCE": c.Instance} {
 		if n := len(events.Token(v)); n > maxNameLen {
-			bad(key, "%d bytes; want at most %d", n, maxNameLen)
+			p.bad(key, "%d bytes; want at most %d", n, maxNameLen)
 		}
 	}
 	if c.ServerID == 0 {
@@ -304,100 +331,123 @@ func (c *Config) resolve() []string {
 	}
 	var startErr *binlog.StartError
 	if _, err := binlog.ParseStart(c.Start); errors.As(err, &startErr) {
-		bad("START", "%q: %s", c.Start, startErr.Reason)
+		p.bad("START", "%q: %s", c.Start, startErr.Reason)
 	}
+}
+
+// checkTimings checks each duration against its bounds and the ones that
+// depend on another.
+func (c *Config) checkTimings(p *problems) {
 	for _, b := range durationBounds {
 		d := b.get(c)
 		switch {
 		case d < b.min:
-			bad(b.key, "%s: want at least %s", d, b.min)
+			p.bad(b.key, "%s: want at least %s", d, b.min)
 		case d > b.max:
-			bad(b.key, "%s: want at most %s%s", d, b.max, b.why)
+			p.bad(b.key, "%s: want at most %s%s", d, b.max, b.why)
 		}
 	}
-	// A delay of a heartbeat period or more would hold heartbeats back
-	// long enough to make a healthy stream look stalled.
 	// A slow threshold at or past the timeout could never be seen: the
 	// write is killed first.
 	if c.CanarySlow >= c.CanaryTimeout && c.CanaryTimeout >= time.Second {
-		bad("CANARY_SLOW", "%s: want less than SIDECAR_CANARY_TIMEOUT (%s), which kills the write", c.CanarySlow, c.CanaryTimeout)
+		p.bad("CANARY_SLOW", "%s: want less than SIDECAR_CANARY_TIMEOUT (%s), which kills the write", c.CanarySlow, c.CanaryTimeout)
 	}
+	// A delay of a heartbeat period or more would hold heartbeats back
+	// long enough to make a healthy stream look stalled.
 	if c.StreamMaxDelay < 0 || c.StreamMaxDelay >= c.HeartbeatPeriod {
-		bad("STREAM_MAX_DELAY", "%s: want 0 (count each event as it arrives) up to less than SIDECAR_HEARTBEAT_PERIOD (%s)", c.StreamMaxDelay, c.HeartbeatPeriod)
+		p.bad("STREAM_MAX_DELAY", "%s: want 0 (count each event as it arrives) up to less than SIDECAR_HEARTBEAT_PERIOD (%s)", c.StreamMaxDelay, c.HeartbeatPeriod)
 	}
+}
 
+// resolveInventory reads the expected replicas from the list or the file.
+func (c *Config) resolveInventory(p *problems) {
 	if c.ExpectedReplicas != "" && c.ExpectedReplicasFile != "" {
-		bad("EXPECTED_REPLICAS_FILE", "set together with SIDECAR_EXPECTED_REPLICAS; want only one of them")
+		p.bad("EXPECTED_REPLICAS_FILE", "set together with SIDECAR_EXPECTED_REPLICAS; want only one of them")
 	}
 	if c.ExpectedReplicas != "" {
 		entries, err := inventory.ParseList(c.ExpectedReplicas)
 		if err != nil {
-			bad("EXPECTED_REPLICAS", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			p.bad("EXPECTED_REPLICAS", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 		c.Inventory, c.InventoryConfigured = entries, true
 	}
-	if c.ExpectedReplicasFile != "" {
-		// A secret file named as the inventory by mistake is never parsed:
-		// a password would otherwise read as a host name and travel in
-		// replica.missing events.
-		if v := secretFileAlso(c.ExpectedReplicasFile, map[string]string{
-			"MYSQL_PASSWORD_FILE": c.MySQL.PasswordFile, "NATS_CREDS": c.NATS.Creds,
-		}); v != "" {
-			bad("EXPECTED_REPLICAS_FILE", "the same file as SIDECAR_%s; want the inventory file", v)
-		} else {
-			entries, err := inventory.ReadFile(c.ExpectedReplicasFile)
-			if err != nil {
-				bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
-			}
-			c.Inventory, c.InventoryConfigured = entries, true
-		}
+	if c.ExpectedReplicasFile == "" {
+		return
 	}
+	// A secret file named as the inventory by mistake is never parsed: a
+	// password would otherwise read as a host name and travel in
+	// replica.missing events.
+	if v := secretFileAlso(c.ExpectedReplicasFile, map[string]string{
+		"MYSQL_PASSWORD_FILE": c.MySQL.PasswordFile, "NATS_CREDS": c.NATS.Creds,
+	}); v != "" {
+		p.bad("EXPECTED_REPLICAS_FILE", "the same file as SIDECAR_%s; want the inventory file", v)
+		return
+	}
+	entries, err := inventory.ReadFile(c.ExpectedReplicasFile)
+	if err != nil {
+		p.bad("EXPECTED_REPLICAS_FILE", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	c.Inventory, c.InventoryConfigured = entries, true
+}
 
+// checkHTTP checks the listen address and the web configuration.
+func (c *Config) checkHTTP(p *problems) {
 	if err := checkHostPort(c.HTTPAddr, 0); err != nil {
-		bad("HTTP_ADDR", "%q: want [host]:port such as :9106 (%v)", c.HTTPAddr, err)
+		p.bad("HTTP_ADDR", "%q: want [host]:port such as :9106 (%v)", c.HTTPAddr, err)
 	}
 	if err := api.ValidateWebConfig(c.WebConfigFile); err != nil {
-		bad("WEB_CONFIG_FILE", "%v", err)
+		p.bad("WEB_CONFIG_FILE", "%v", err)
 	}
+}
+
+// checkNATS checks where events go and under which names.
+func (c *Config) checkNATS(p *problems) {
 	switch c.NATS.URL {
 	case NATSNone:
 	case NATSEmbedded:
 		if err := checkHostPort(c.NATS.EmbeddedAddr, 0); err != nil {
-			bad("NATS_EMBEDDED_ADDR", "%q: want host:port such as 127.0.0.1:4222 (%v)", c.NATS.EmbeddedAddr, err)
+			p.bad("NATS_EMBEDDED_ADDR", "%q: want host:port such as 127.0.0.1:4222 (%v)", c.NATS.EmbeddedAddr, err)
 		}
 	default:
 		for _, u := range c.NATSURLs() {
 			if !strings.Contains(u, "://") && !strings.Contains(u, ":") {
-				bad("NATS_URL", "%q: want embedded, none, or NATS URLs such as nats://host:4222,tls://host:4222", u)
+				p.bad("NATS_URL", "%q: want embedded, none, or NATS URLs such as nats://host:4222,tls://host:4222", u)
 			}
 		}
 	}
 	if err := subjectPrefixOK(c.NATS.SubjectPrefix); err != nil {
-		bad("NATS_SUBJECT_PREFIX", "%q: %v", c.NATS.SubjectPrefix, err)
+		p.bad("NATS_SUBJECT_PREFIX", "%q: %v", c.NATS.SubjectPrefix, err)
 	}
 	if s := c.NATS.Stream; strings.ContainsAny(s, " \t.*>/\\") {
-		bad("NATS_STREAM", "%q: want a JetStream stream name without spaces, '.', '*', '>', '/' or '\\'", s)
+		p.bad("NATS_STREAM", "%q: want a JetStream stream name without spaces, '.', '*', '>', '/' or '\\'", s)
 	}
 	if b := c.NATS.KVBucket; b != "" && !bucketName.MatchString(b) {
-		bad("NATS_KV_BUCKET", "%q: want a key-value bucket name of letters, digits, '_' and '-' (empty: no fleet status)", b)
+		p.bad("NATS_KV_BUCKET", "%q: want a key-value bucket name of letters, digits, '_' and '-' (empty: no fleet status)", b)
 	}
+}
+
+// resolveSpool checks the data directory and parses the spool's limit.
+func (c *Config) resolveSpool(p *problems) {
 	if c.DataDir == "" {
-		bad("DATA_DIR", "empty; want a writable directory for the event spool")
+		p.bad("DATA_DIR", "empty; want a writable directory for the event spool")
 	} else if err := writableDir(c.DataDir); err != nil {
-		bad("DATA_DIR", "%q: %v; want a writable directory for the event spool", c.DataDir, err)
+		p.bad("DATA_DIR", "%q: %v; want a writable directory for the event spool", c.DataDir, err)
 	}
 	if n, err := parseSize(c.SpoolMaxBytesText); err != nil {
-		bad("SPOOL_MAX_BYTES", "%q: %v", c.SpoolMaxBytesText, err)
+		p.bad("SPOOL_MAX_BYTES", "%q: %v", c.SpoolMaxBytesText, err)
 	} else if n < minSpoolBytes {
-		bad("SPOOL_MAX_BYTES", "%q: want at least 1MiB", c.SpoolMaxBytesText)
+		p.bad("SPOOL_MAX_BYTES", "%q: want at least 1MiB", c.SpoolMaxBytesText)
 	} else {
 		c.SpoolMaxBytes = n
 	}
+}
+
+// checkLogging checks the log level and format.
+func (c *Config) checkLogging(p *problems) {
 	if _, err := parseLevel(c.LogLevel); err != nil {
-		bad("LOG_LEVEL", "%q: want trace, debug, info, warn or error", c.LogLevel)
+		p.bad("LOG_LEVEL", "%q: want trace, debug, info, warn or error", c.LogLevel)
 	}
-	oneOf("LOG_FORMAT", c.LogFormat, "json", "console")
-	return p
+	p.oneOf("LOG_FORMAT", c.LogFormat, "json", "console")
 }
 
 // minSpoolBytes is the smallest spool limit: a few segments of events.
