@@ -240,99 +240,92 @@ func pick(recs []record, phase, reader string, f func(record) float64) []float64
 	return xs
 }
 
+// evaluate fills in what the records say: the load range, the file's event
+// count, one row per reader and phase, then the targets and the ratios.
 func evaluate(res *Results) {
-	recs := res.Records
-	for i, r := range recs {
+	res.loadRange()
+	res.countFileEvents()
+	replay := res.replayRows()
+	live := res.liveRows()
+	res.checkTargets(replay, live)
+	res.compareReaders(replay, live)
+}
+
+// loadRange is the lowest and highest load average of the runs.
+func (res *Results) loadRange() {
+	for i, r := range res.Records {
 		if i == 0 || r.LoadAvg < res.Host.LoadMin {
 			res.Host.LoadMin = r.LoadAvg
 		}
 		res.Host.LoadMax = max(res.Host.LoadMax, r.LoadAvg)
 	}
-	// The file's event count: what a reader that sees every event counted.
+}
+
+// countFileEvents is the file's event count: what a reader that sees every
+// event counted, from the first of those readers that ran.
+func (res *Results) countFileEvents() {
 	for _, name := range []string{"framing", "raw", "full", "sidecar"} {
-		for _, r := range recs {
+		for _, r := range res.Records {
 			if r.Phase == "replay" && r.Reader == name && r.Result != nil && r.Result.Events > 0 {
 				res.FileEvents = r.Result.Events
-				break
+				return
 			}
-		}
-		if res.FileEvents > 0 {
-			break
 		}
 	}
+}
 
+// replayRows appends each replay reader's medians to res.Replay and
+// returns them by reader.
+func (res *Results) replayRows() map[string]ReplayRow {
 	rows := map[string]ReplayRow{}
-	for _, name := range order(recs, "replay") {
-		get := func(f func(record) float64) []float64 { return pick(recs, "replay", name, f) }
-		walls := get(func(r record) float64 { return r.Wall })
-		row := ReplayRow{
-			Reader:     name,
-			Runs:       len(walls),
-			Walls:      walls,
-			Wall:       median(walls),
-			User:       median(get(func(r record) float64 { return r.User })),
-			Sys:        median(get(func(r record) float64 { return r.Sys })),
-			CPU:        median(get(func(r record) float64 { return r.User + r.Sys })),
-			RSSMiB:     median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
-			MaxRSSMiB:  slices.Max(get(func(r record) float64 { return r.RSSKiB / 1024 })),
-			PrimaryCPU: median(get(func(r record) float64 { return r.PrimaryCPU })),
-		}
-		for _, r := range recs {
-			if r.Phase == "replay" && r.Reader == name && r.Result != nil {
-				row.EventsHanded, row.Rows = r.Result.Events, r.Result.Rows
-			}
-		}
-		if row.Wall > 0 {
-			row.MBps = float64(res.Size) / 1e6 / row.Wall
-			row.EventsPerSec = float64(res.FileEvents) / row.Wall
-		}
-		if res.FileEvents > 0 {
-			row.CPUPerMEvents = row.CPU / float64(res.FileEvents) * 1e6
-		}
+	for _, name := range order(res.Records, "replay") {
+		row := res.replayRow(name)
 		rows[name] = row
 		res.Replay = append(res.Replay, row)
 	}
+	return rows
+}
 
+func (res *Results) replayRow(name string) ReplayRow {
+	recs := res.Records
+	get := func(f func(record) float64) []float64 { return pick(recs, "replay", name, f) }
+	walls := get(func(r record) float64 { return r.Wall })
+	row := ReplayRow{
+		Reader:     name,
+		Runs:       len(walls),
+		Walls:      walls,
+		Wall:       median(walls),
+		User:       median(get(func(r record) float64 { return r.User })),
+		Sys:        median(get(func(r record) float64 { return r.Sys })),
+		CPU:        median(get(func(r record) float64 { return r.User + r.Sys })),
+		RSSMiB:     median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
+		MaxRSSMiB:  slices.Max(get(func(r record) float64 { return r.RSSKiB / 1024 })),
+		PrimaryCPU: median(get(func(r record) float64 { return r.PrimaryCPU })),
+	}
+	for _, r := range recs {
+		if r.Phase == "replay" && r.Reader == name && r.Result != nil {
+			row.EventsHanded, row.Rows = r.Result.Events, r.Result.Rows
+		}
+	}
+	if row.Wall > 0 {
+		row.MBps = float64(res.Size) / 1e6 / row.Wall
+		row.EventsPerSec = float64(res.FileEvents) / row.Wall
+	}
+	if res.FileEvents > 0 {
+		row.CPUPerMEvents = row.CPU / float64(res.FileEvents) * 1e6
+	}
+	return row
+}
+
+// liveRows appends each live reader's medians to res.Live, each with its
+// tps against the run with nothing attached, and returns them by reader.
+func (res *Results) liveRows() map[string]LiveRow {
 	live := map[string]LiveRow{}
-	for _, name := range order(recs, "live") {
-		get := func(f func(record) float64) []float64 { return pick(recs, "live", name, f) }
-		tps := get(func(r record) float64 { return r.TPS })
-		row := LiveRow{
-			Reader:       name,
-			Runs:         len(tps),
-			TPSs:         tps,
-			TPS:          median(tps),
-			SysbenchWall: median(get(func(r record) float64 { return r.SBWall })),
-			PrimaryCPU:   median(get(func(r record) float64 { return r.PrimaryCPU })),
-			User:         median(get(func(r record) float64 { return r.User })),
-			Sys:          median(get(func(r record) float64 { return r.Sys })),
-			CPU:          median(get(func(r record) float64 { return r.User + r.Sys })),
-			RSSMiB:       median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
-		}
-		if name != "none" {
-			perM := get(func(r record) float64 {
-				if r.Result == nil || r.Result.Events == 0 {
-					return 0
-				}
-				return (r.User + r.Sys) / float64(r.Result.Events) * 1e6
-			})
-			row.CPUPerMEvents = median(perM)
-			var p50, p99 []float64
-			for _, r := range recs {
-				if r.Phase == "live" && r.Reader == name && r.Result != nil {
-					row.Events = r.Result.Events
-					if l := r.Result.Latency; l != nil {
-						p50, p99 = append(p50, l.P50Ms), append(p99, l.P99Ms)
-						row.LatencySamples += l.Samples
-					}
-				}
-			}
-			row.LatencyP50Ms, row.LatencyP99Ms = median(p50), median(p99)
-		}
+	for _, name := range order(res.Records, "live") {
+		row := liveRow(res.Records, name)
 		live[name] = row
 		res.Live = append(res.Live, row)
 	}
-
 	for name, row := range live {
 		if n, ok := live["none"]; ok && n.TPS > 0 {
 			row.TPSVsNone = row.TPS / n.TPS
@@ -342,9 +335,51 @@ func evaluate(res *Results) {
 	for i := range res.Live {
 		res.Live[i] = live[res.Live[i].Reader]
 	}
+	return live
+}
 
-	sc, okS := rows["sidecar"]
-	fr, okF := rows["framing"]
+func liveRow(recs []record, name string) LiveRow {
+	get := func(f func(record) float64) []float64 { return pick(recs, "live", name, f) }
+	tps := get(func(r record) float64 { return r.TPS })
+	row := LiveRow{
+		Reader:       name,
+		Runs:         len(tps),
+		TPSs:         tps,
+		TPS:          median(tps),
+		SysbenchWall: median(get(func(r record) float64 { return r.SBWall })),
+		PrimaryCPU:   median(get(func(r record) float64 { return r.PrimaryCPU })),
+		User:         median(get(func(r record) float64 { return r.User })),
+		Sys:          median(get(func(r record) float64 { return r.Sys })),
+		CPU:          median(get(func(r record) float64 { return r.User + r.Sys })),
+		RSSMiB:       median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
+	}
+	if name == "none" {
+		return row
+	}
+	row.CPUPerMEvents = median(get(func(r record) float64 {
+		if r.Result == nil || r.Result.Events == 0 {
+			return 0
+		}
+		return (r.User + r.Sys) / float64(r.Result.Events) * 1e6
+	}))
+	var p50, p99 []float64
+	for _, r := range recs {
+		if r.Phase == "live" && r.Reader == name && r.Result != nil {
+			row.Events = r.Result.Events
+			if l := r.Result.Latency; l != nil {
+				p50, p99 = append(p50, l.P50Ms), append(p99, l.P99Ms)
+				row.LatencySamples += l.Samples
+			}
+		}
+	}
+	row.LatencyP50Ms, row.LatencyP99Ms = median(p50), median(p99)
+	return row
+}
+
+// checkTargets appends a PASS/MISS check for each target whose readers ran.
+func (res *Results) checkTargets(replay map[string]ReplayRow, live map[string]LiveRow) {
+	sc, okS := replay["sidecar"]
+	fr, okF := replay["framing"]
 	if okS && okF {
 		res.Checks = append(res.Checks,
 			check("replay MB/s sidecar ÷ framing", fr.Wall/sc.Wall, ">=", TargetMBpsRatio),
@@ -365,14 +400,20 @@ func evaluate(res *Results) {
 	if okLS && ls.LatencySamples > 0 {
 		res.Checks = append(res.Checks, check("live event-to-counted p99 ms sidecar", ls.LatencyP99Ms, "<=", TargetLatencyP99Ms))
 	}
+}
+
+// compareReaders appends the sidecar's ratios to each other reader that ran.
+func (res *Results) compareReaders(replay map[string]ReplayRow, live map[string]LiveRow) {
+	sc, okS := replay["sidecar"]
 	for _, other := range []string{"raw", "mariadb-binlog", "canal", "full"} {
-		if o, ok := rows[other]; ok && okS {
+		if o, ok := replay[other]; ok && okS {
 			res.Ratios = append(res.Ratios,
 				Ratio{"replay MB/s sidecar ÷ " + other, o.Wall / sc.Wall},
 				Ratio{"replay CPU s sidecar ÷ " + other, sc.CPU / o.CPU},
 			)
 		}
 	}
+	ls, okLS := live["sidecar"]
 	for _, other := range []string{"framing", "raw", "replica"} {
 		if o, ok := live[other]; ok && okLS && o.CPU > 0 {
 			res.Ratios = append(res.Ratios,
