@@ -23,23 +23,43 @@ func init() { readers["sidecar"] = readSidecar }
 // at file:end; a live tail stops at the start of the next file, which the
 // position reaches when the server rotates.
 func readSidecar(ctx context.Context, o options) (result, error) {
-	var res result
-	stop := stream.Position{File: o.file, Pos: o.end}
-	if o.end == 0 {
-		next, err := nextFile(o.file)
-		if err != nil {
-			return res, err
-		}
-		stop = stream.Position{File: next, Pos: 4}
+	stop, err := stopAt(o)
+	if err != nil {
+		return result{}, err
 	}
 	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: time.Second})
 	var pr *probe
-	var onCommit func(stream.GTID)
 	if o.probeEvery > 0 {
 		pr = &probe{}
+	}
+	src := newSidecarSource(o, stop, meter, pr)
+	if err := runSidecar(ctx, o, src, pr); err != nil {
+		return result{}, err
+	}
+	return sidecarResult(ctx, o, stop, meter.Snapshot(), pr)
+}
+
+// stopAt is where the stream stops: file:end for a replay, the start of
+// the next file for a live tail.
+func stopAt(o options) (stream.Position, error) {
+	if o.end != 0 {
+		return stream.Position{File: o.file, Pos: o.end}, nil
+	}
+	next, err := nextFile(o.file)
+	if err != nil {
+		return stream.Position{}, err
+	}
+	return stream.Position{File: next, Pos: 4}, nil
+}
+
+// newSidecarSource builds the stream from o, reporting commits to pr when
+// there is a probe.
+func newSidecarSource(o options, stop stream.Position, meter *stream.Meter, pr *probe) *binlog.Source {
+	var onCommit func(stream.GTID)
+	if pr != nil {
 		onCommit = pr.onCommit
 	}
-	src := binlog.New(binlog.Config{
+	return binlog.New(binlog.Config{
 		Addr:            o.addr,
 		User:            o.user,
 		Password:        o.password,
@@ -51,9 +71,13 @@ func readSidecar(ctx context.Context, o options) (result, error) {
 		MaxDelay:        o.maxDelay,
 		OnCommit:        onCommit,
 	}, meter, zerolog.Nop())
+}
 
-	// Run retries every failure forever (the daemon must not crash-loop);
-	// a benchmark must fail loudly instead, at the first failed session.
+// runSidecar runs src, and the probe's writer when there is one, until the
+// stream stops. Run retries every failure forever (the daemon must not
+// crash-loop); a benchmark must fail loudly instead, at the first failed
+// session.
+func runSidecar(ctx context.Context, o options, src *binlog.Source, pr *probe) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -66,33 +90,36 @@ func readSidecar(ctx context.Context, o options) (result, error) {
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var err error
-wait:
 	for {
 		select {
-		case err = <-done:
-			break wait
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("run binlog source: %w", err)
+			}
+			if e := src.LastError(); e != nil {
+				return fmt.Errorf("binlog stream failed: %w", e)
+			}
+			return nil
 		case e := <-probeErr:
 			if e != nil {
 				cancel()
 				<-done
-				return res, e
+				return e
 			}
 		case <-tick.C:
 			if e := src.LastError(); e != nil {
 				cancel()
 				<-done
-				return res, fmt.Errorf("binlog stream failed: %w", e)
+				return fmt.Errorf("binlog stream failed: %w", e)
 			}
 		}
 	}
-	if err != nil {
-		return res, fmt.Errorf("run binlog source: %w", err)
-	}
-	if e := src.LastError(); e != nil {
-		return res, fmt.Errorf("binlog stream failed: %w", e)
-	}
-	snap := meter.Snapshot()
+}
+
+// sidecarResult is what the meter counted, and where the stream ended,
+// checked against stop.
+func sidecarResult(ctx context.Context, o options, stop stream.Position, snap stream.Snapshot, pr *probe) (result, error) {
+	var res result
 	if snap.Reconnects != 0 {
 		return res, fmt.Errorf("binlog stream reconnected %d times; the timing is not comparable", snap.Reconnects)
 	}
