@@ -50,8 +50,9 @@ func (e *eval) commitSlow() {
 	case c.State == "unavailable":
 		// Blind: a check.unavailable of its own, so health is not ok.
 		e.checks[typ] = Check{State: CheckUnavailable, Reason: c.Reason}
-		st := e.streak(TypeCheckUnavailable + " check/canary")
-		e.add(finding{typ: TypeCheckUnavailable, subject: "check/canary", since: st.since,
+		subj := subject{kind: kindCheck, name: "canary"}
+		st := e.streak(key{typ: TypeCheckUnavailable, subject: subj})
+		e.add(finding{typ: TypeCheckUnavailable, subject: subj, since: st.since,
 			summary:     fmt.Sprintf("The canary cannot write its heartbeat row: the account lacks %s; %s cannot be judged.", c.Missing, typ),
 			remediation: c.Fix,
 			evidence:    map[string]any{"check": "canary", "missing": c.Missing, "checks": []string{typ}, "error": c.Reason}})
@@ -64,7 +65,7 @@ func (e *eval) commitSlow() {
 	if c.Slow {
 		worst := max(c.LastCommit, c.InFlight)
 		why := e.slowCause()
-		e.add(finding{typ: typ, subject: "canary/commit", since: c.SlowSince,
+		e.add(finding{typ: typ, subject: subject{kind: kindCanary, name: "commit"}, since: c.SlowSince,
 			summary: fmt.Sprintf("Commits are slow: the canary's commit latency stayed above %s for %d intervals (now %s)%s.",
 				c.Threshold, c.SlowIntervals, worst.Round(time.Millisecond), why),
 			remediation: e.slowFix(),
@@ -80,8 +81,8 @@ func (e *eval) slowCause() string {
 	case s.Enabled && s.WaitSessions > 0:
 		return fmt.Sprintf("; %d session(s) wait for a semi-sync acknowledgement (%d semi-sync replica(s) connected, timeout %d ms)",
 			s.WaitSessions, s.Clients, s.TimeoutMS)
-	case len(e.zombies()) > 0:
-		return fmt.Sprintf("; %d zombie dump thread(s)", len(e.zombies()))
+	case e.found(TypeDumpThreadZombie) > 0:
+		return fmt.Sprintf("; %d zombie dump thread(s)", e.found(TypeDumpThreadZombie))
 	}
 	return ""
 }
@@ -94,12 +95,24 @@ func (e *eval) slowFix() string {
 	return "Find what holds commits: semi-sync waits (SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%'), lock waits and long transactions (information_schema.innodb_trx), disk or fsync stalls."
 }
 
-// zombies are the zombie dump threads found in this poll.
+// found counts this poll's findings of one type.
+func (e *eval) found(typ string) int {
+	n := 0
+	for _, f := range e.findings {
+		if f.typ == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// zombies lists the zombie dump threads found in this poll for the
+// evidence: people read it, no decision does.
 func (e *eval) zombies() []map[string]any {
 	var out []map[string]any
 	for _, f := range e.findings {
 		if f.typ == TypeDumpThreadZombie {
-			z := map[string]any{"subject": f.subject}
+			z := map[string]any{"subject": f.subject.String()}
 			for _, k := range []string{"thread_id", "replica", "reason"} {
 				if v, ok := f.evidence[k]; ok {
 					z[k] = v

@@ -36,7 +36,8 @@ func TestCommitSlow(t *testing.T) {
 			p := poll{semi: tc.semi}
 			in := p.input(0, nil)
 			in.Canary = tc.canary
-			_, trs, rep := testRules.Evaluate(Memory{}, in, in.Observation.At)
+			_, out := testRules.Evaluate(Memory{}, in, in.Observation.At)
+			trs, rep := out.Transitions, out.Report
 			got := []string{}
 			for _, tr := range trs {
 				got = append(got, string(tr.State)+" "+tr.Problem.Type+" "+tr.Problem.Subject+" "+string(tr.Problem.Severity))

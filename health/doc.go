@@ -10,8 +10,10 @@
 //     normalised across MySQL and MariaDB versions, with the SQL used and
 //     the poll times. health/probe fills it; this package never talks SQL.
 //   - Rules (rules.go, topology.go): a pure function of (memory, input,
-//     now) returning the new memory, the problems that fired or resolved,
-//     and a Report. identify (topology.go) maps dump threads to replicas
+//     now) returning the new memory and an Outcome: the problems that
+//     fired or resolved, the Report, and the zombie threads that may be
+//     killed, as typed values (problem evidence is for people; no decision
+//     reads it back). identify (topology.go) maps dump threads to replicas
 //     and inventory entries and sets the sidecar's own stream aside.
 //   - Monitor (monitor.go): the loop. Each poll observes the server,
 //     resolves host names, handshake-probes each replica's own server,

@@ -180,8 +180,9 @@ func (m *Monitor) poll(ctx context.Context) {
 func (m *Monitor) Assess(ctx context.Context) (Observation, Report) {
 	in := m.gather(ctx)
 	at := in.Observation.At
-	mem, _, _ := m.rules.Evaluate(Memory{}, in, at)
-	_, _, rep := m.rules.Evaluate(mem, in, at.Add(m.opts.PollInterval))
+	mem, _ := m.rules.Evaluate(Memory{}, in, at)
+	_, out := m.rules.Evaluate(mem, in, at.Add(m.opts.PollInterval))
+	rep := out.Report
 	rep.Counts.MySQLUp = in.Observation.Up()
 	return in.Observation, rep
 }
@@ -225,8 +226,9 @@ func (m *Monitor) gather(ctx context.Context) Input {
 func (m *Monitor) apply(ctx context.Context, start time.Time, in Input) {
 	obs := in.Observation
 	now := m.opts.Now()
-	mem, trs, rep := m.rules.Evaluate(m.mem, in, now)
+	mem, out := m.rules.Evaluate(m.mem, in, now)
 	m.mem = mem
+	rep := out.Report
 	if prev := m.report.Load(); prev != nil && !prev.At.IsZero() &&
 		(!obs.Read(ReadDumpThreads).OK() || !obs.Read(ReadReplicaHosts).OK()) {
 		// A failed read says nothing about the replicas: keep showing the
@@ -238,7 +240,7 @@ func (m *Monitor) apply(ctx context.Context, start time.Time, in Input) {
 	m.polls.observe(time.Since(start), obs)
 	rep.Counts.MySQLUp, rep.Counts.Polls = obs.Up(), m.polls.clone()
 	m.report.Store(&rep)
-	for _, tr := range trs {
+	for _, tr := range out.Transitions {
 		m.logTransition(tr)
 		if m.opts.OnTransition != nil {
 			m.opts.OnTransition(tr)
@@ -251,7 +253,7 @@ func (m *Monitor) apply(ctx context.Context, start time.Time, in Input) {
 		}
 		m.health = rep.Health
 	}
-	m.kill(ctx, obs, rep.kills)
+	m.kill(ctx, obs, out.Kills)
 }
 
 // handshakes probes every target at once, each bounded by ProbeTimeout.
@@ -339,7 +341,7 @@ func (m *Monitor) resolve(ctx context.Context, hosts []string) map[string][]stri
 }
 
 // kill ends zombie threads once, when killing is enabled.
-func (m *Monitor) kill(ctx context.Context, obs Observation, cands []killCandidate) {
+func (m *Monitor) kill(ctx context.Context, obs Observation, kills []Kill) {
 	for id := range m.killed {
 		if !slices.ContainsFunc(obs.DumpThreads, func(th DumpThread) bool { return th.ID == id }) {
 			delete(m.killed, id)
@@ -348,21 +350,21 @@ func (m *Monitor) kill(ctx context.Context, obs Observation, cands []killCandida
 	if !m.opts.KillZombies {
 		return
 	}
-	for _, c := range cands {
-		if m.killed[c.thread] {
+	for _, k := range kills {
+		if m.killed[k.ThreadID] {
 			continue
 		}
-		m.killed[c.thread] = true // once: a failed KILL (e.g. no privilege) is not retried every poll
+		m.killed[k.ThreadID] = true // once: a failed KILL (e.g. no privilege) is not retried every poll
 		kctx, cancel := context.WithTimeout(ctx, killTimeout)
-		err := m.probe.Kill(kctx, c.thread)
+		err := m.probe.Kill(kctx, k.ThreadID)
 		cancel()
-		rep := KillReport{At: m.opts.Now(), ThreadID: c.thread, Replica: c.replica, ProblemID: c.problemID,
-			Reason: c.reason, Result: "killed", Err: err}
+		rep := KillReport{At: m.opts.Now(), ThreadID: k.ThreadID, Replica: k.Replica, ProblemID: k.ProblemID,
+			Reason: k.Reason, Result: "killed", Err: err}
 		if err != nil {
 			rep.Result = err.Error()
-			m.log.Error().Err(err).Uint64("thread_id", c.thread).Str("replica", c.replica).Str("problem_id", c.problemID).Msg("kill zombie dump thread failed")
+			m.log.Error().Err(err).Uint64("thread_id", k.ThreadID).Str("replica", k.Replica).Str("problem_id", k.ProblemID).Msg("kill zombie dump thread failed")
 		} else {
-			m.log.Warn().Uint64("thread_id", c.thread).Str("replica", c.replica).Str("problem_id", c.problemID).Str("reason", c.reason).Msg("killed zombie dump thread")
+			m.log.Warn().Uint64("thread_id", k.ThreadID).Str("replica", k.Replica).Str("problem_id", k.ProblemID).Str("reason", k.Reason).Msg("killed zombie dump thread")
 		}
 		if m.opts.OnKill != nil {
 			m.opts.OnKill(rep)

@@ -2,7 +2,6 @@ package health
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,8 +31,6 @@ type Report struct {
 	// Counts are the figures of the metric families, with every label
 	// value present.
 	Counts Counts `json:"-"`
-
-	kills []killCandidate
 }
 
 // Check is one check's state: a rule's (keyed by problem type) or a
@@ -122,19 +119,6 @@ type Counts struct {
 	Polls PollStats
 }
 
-type killCandidate struct {
-	killTarget
-	problemID string // the dump_thread.zombie problem it acts on
-}
-
-// killTarget is a thread a rule found killable: which, the replica it
-// serves, and why (no_greeting or superseded).
-type killTarget struct {
-	thread  uint64
-	replica string
-	reason  string
-}
-
 // report assembles the Report of the evaluation.
 func (e *eval) report() Report {
 	problems := e.m.Active()
@@ -154,17 +138,7 @@ func (e *eval) report() Report {
 		}
 	}
 
-	zombies := map[uint64]bool{}
-	for _, p := range problems {
-		if id, ok := p.Evidence["thread_id"].(uint64); ok && p.Type == TypeDumpThreadZombie {
-			zombies[id] = true
-		}
-	}
-	for _, f := range e.findings {
-		if p, ok := e.m.active[f.typ+" "+f.subject]; ok && f.kill.thread != 0 {
-			rep.kills = append(rep.kills, killCandidate{killTarget: f.kill, problemID: p.ID})
-		}
-	}
+	zombies := e.zombieThreads()
 
 	rep.Counts = Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
 		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions,
@@ -238,6 +212,18 @@ func (e *eval) report() Report {
 	return rep
 }
 
+// zombieThreads are the dump threads of the active dump_thread.zombie
+// problems, including those kept while a failed read cannot resolve them.
+func (e *eval) zombieThreads() map[uint64]bool {
+	out := map[uint64]bool{}
+	for k := range e.m.active {
+		if k.typ == TypeDumpThreadZombie && k.subject.kind == kindThread {
+			out[k.subject.thread] = true
+		}
+	}
+	return out
+}
+
 func zeroCounts(keys []string) map[string]int {
 	m := make(map[string]int, len(keys))
 	for _, k := range keys {
@@ -245,9 +231,6 @@ func zeroCounts(keys []string) map[string]int {
 	}
 	return m
 }
-
-// ThreadSubject is the subject of an event about one dump thread.
-func ThreadSubject(id uint64) string { return "thread/" + strconv.FormatUint(id, 10) }
 
 // semiSyncUnknown is why the semi-sync figures of o are not the server's,
 // or "" when both of their reads succeeded.

@@ -63,8 +63,8 @@ type Input struct {
 // Memory is what the rules carry from one poll to the next. The zero value
 // is the memory before the first poll.
 type Memory struct {
-	active  map[string]Problem // by type and subject
-	streaks map[string]streak  // conditions seen in consecutive polls
+	active  map[key]Problem // by type and subject
+	streaks map[key]streak  // conditions seen in consecutive polls
 	// lastSeen is when each expected replica (by address) last had a thread.
 	lastSeen map[string]time.Time
 	// threadKey is the identity each dump thread had in the last poll, and
@@ -135,12 +135,16 @@ func cloneOrNew[K comparable, V any](m map[K]V) map[K]V {
 
 // finding is one problem condition that holds in this poll.
 type finding struct {
-	typ, subject, reason string
+	typ                  string
+	subject              subject
+	reason               string
 	since                time.Time
 	summary, remediation string
 	evidence             map[string]any
-	kill                 killTarget // a zombie thread that may be killed (mapping certain); zero: none
+	kill                 *Kill // a zombie thread that may be killed (mapping certain); nil: none
 }
+
+func (f finding) key() key { return key{typ: f.typ, subject: f.subject} }
 
 // eval is one evaluation in progress: the rules below are its methods.
 type eval struct {
@@ -154,17 +158,41 @@ type eval struct {
 	checks   map[string]Check
 	needs    map[string][]Read // the reads each check declared it needs
 	findings []finding
-	touched  map[string]bool
+	touched  map[key]bool
 }
 
+// Outcome is what one evaluation decided: the problems that started firing
+// or resolved, the report for /status and metrics, and the zombie dump
+// threads that may be killed (the monitor kills them when enabled).
+type Outcome struct {
+	Transitions []Transition
+	Report      Report
+	Kills       []Kill
+}
+
+// Kill is a zombie dump thread the rules found killable, because which
+// replica it serves is certain: the thread, that replica's address, why,
+// and the dump_thread.zombie problem it acts on.
+type Kill struct {
+	ThreadID  uint64
+	Replica   string
+	Reason    string // KillNoGreeting or KillSuperseded
+	ProblemID string
+}
+
+// The reasons of a Kill, also the evidence.reason of dump_thread.zombie.
+const (
+	KillNoGreeting = "no_greeting" // the replica sends no handshake greeting
+	KillSuperseded = "superseded"  // a newer thread serves the same replica
+)
+
 // Evaluate applies every rule to one observation. It returns the memory
-// for the next poll, the problems that started firing or resolved, and the
-// report for /status and metrics.
-func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transition, Report) {
+// for the next poll and what the rules decided.
+func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, Outcome) {
 	r = r.withDefaults()
 	m := prev.clone()
 	e := &eval{Rules: r, m: &m, in: in, o: in.Observation, now: now, words: wordsFor(in.Observation.Server),
-		checks: map[string]Check{}, needs: map[string][]Read{}, touched: map[string]bool{}}
+		checks: map[string]Check{}, needs: map[string][]Read{}, touched: map[key]bool{}}
 	e.t = identify(e.o, in.Inventory, in.Resolved, r.SelfServerID, r.SelfRegisterHost, in.SelfThreadID)
 
 	e.streamDown()
@@ -185,15 +213,14 @@ func (r Rules) Evaluate(prev Memory, in Input, now time.Time) (Memory, []Transit
 		// A failed read is no evidence either way: a condition counted
 		// before it keeps its streak (and its problem its id) instead of
 		// resolving on the next good poll and firing again as new.
-		typ, _, _ := strings.Cut(k, " ")
-		if st := e.checks[typ].State; st == CheckUnknown || st == CheckUnavailable {
+		if st := e.checks[k.typ].State; st == CheckUnknown || st == CheckUnavailable {
 			continue
 		}
 		delete(m.streaks, k) // a condition that did not hold this poll starts over
 	}
 	trs := m.reconcile(e.findings, e.checks, now)
 	e.remember()
-	return m, trs, e.report()
+	return m, Outcome{Transitions: trs, Report: e.report(), Kills: e.kills()}
 }
 
 func (r Rules) withDefaults() Rules {
@@ -223,14 +250,14 @@ func (r Rules) ProbeTargets(in Input) []string {
 }
 
 // streak counts a condition that holds in this poll.
-func (e *eval) streak(key string) streak {
-	s := e.m.streaks[key]
+func (e *eval) streak(k key) streak {
+	s := e.m.streaks[k]
 	if s.n == 0 {
 		s.since = e.o.At
 	}
 	s.n++
-	e.m.streaks[key] = s
-	e.touched[key] = true
+	e.m.streaks[k] = s
+	e.touched[k] = true
 	return s
 }
 
@@ -304,12 +331,12 @@ func (e *eval) streamDown() {
 	}
 	before, s := len(e.findings), *e.in.Stream
 	if !s.Connected {
-		if st := e.streak(typ); st.n >= 2 {
+		if st := e.streak(key{typ: typ, subject: subject{kind: kindStream}}); st.n >= 2 {
 			hint := s.Hint
 			if hint == "" {
 				hint = "Check SIDECAR_MYSQL_ADDR, that the sidecar's user has REPLICATION SLAVE, and that the server's binlog is on (SHOW MASTER STATUS)."
 			}
-			e.add(finding{typ: typ, subject: "stream", since: st.since,
+			e.add(finding{typ: typ, subject: subject{kind: kindStream}, since: st.since,
 				summary:     fmt.Sprintf("The sidecar's binlog stream has not been connected for %d polls: %s.", st.n, orNone(s.LastError)),
 				remediation: hint,
 				evidence: map[string]any{"last_error": s.LastError, "last_error_at": s.LastErrorAt, "hint": s.Hint,
@@ -332,7 +359,7 @@ func (e *eval) streamStalled() {
 		return
 	}
 	before, s := len(e.findings), *e.in.Stream
-	_, stalledBefore := e.m.active[typ+" stream"]
+	_, stalledBefore := e.m.active[key{typ: typ, subject: subject{kind: kindStream}}]
 	if s.Stalled() || stalledBefore && !s.Connected {
 		last := s.QuietSince()
 		summary := fmt.Sprintf("The binlog stream is connected but nothing, not even a heartbeat, arrived for %s.",
@@ -341,7 +368,7 @@ func (e *eval) streamStalled() {
 			summary = fmt.Sprintf("The binlog stream received nothing, not even a heartbeat, for %s, then lost its connection: %s.",
 				s.At.Sub(last).Round(time.Second), orNone(s.LastError))
 		}
-		e.add(finding{typ: typ, subject: "stream", since: last.Add(3 * s.HeartbeatPeriod),
+		e.add(finding{typ: typ, subject: subject{kind: kindStream}, since: last.Add(3 * s.HeartbeatPeriod),
 			summary: summary,
 			remediation: "Look at the sidecar's dump thread on the server (SHOW PROCESSLIST, user " + orNone(e.o.User) +
 				") and the network between them; the stream reconnects by itself after its read timeout.",
@@ -371,7 +398,7 @@ func (e *eval) replicaMissing() {
 	}
 	before := len(e.findings)
 	for _, en := range e.t.missing {
-		st := e.streak(typ + " " + en.Addr())
+		st := e.streak(key{typ: typ, subject: subject{kind: kindReplica, name: en.Addr()}})
 		if st.n < 2 {
 			continue
 		}
@@ -387,7 +414,7 @@ func (e *eval) replicaMissing() {
 		if seen {
 			ev["last_seen"] = last
 		}
-		e.add(finding{typ: typ, subject: "replica/" + en.Addr(), since: st.since,
+		e.add(finding{typ: typ, subject: subject{kind: kindReplica, name: en.Addr()}, since: st.since,
 			summary:     fmt.Sprintf("Expected replica %s has had no dump thread on this server for %d polls (last seen %s).", en.Addr(), st.n, seenText(last, seen)),
 			remediation: rem, evidence: ev})
 	}
@@ -413,7 +440,7 @@ func (e *eval) replicaUnknown() {
 			ev["registration"] = *r.reg
 			sid = "server_id " + strconv.FormatUint(uint64(r.reg.ServerID), 10)
 		}
-		e.add(finding{typ: typ, subject: "replica/" + r.addr(), since: e.o.At,
+		e.add(finding{typ: typ, subject: subject{kind: kindReplica, name: r.addr()}, since: e.o.At,
 			summary: fmt.Sprintf("Dump thread %d serves %s (%s, user %s from %s), which is not in the replica inventory.",
 				th.ID, r.addr(), sid, th.User, th.Host),
 			remediation: fmt.Sprintf("If %s is a legitimate replica, add it to the inventory; otherwise stop replication on it (%s) or KILL %d; and revoke REPLICATION SLAVE from '%s'.",
@@ -452,28 +479,28 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	if addr == "" || !probed || res.OK {
 		return
 	}
-	key := typ + " unanswered " + strconv.FormatUint(th.ID, 10)
+	k := key{typ: typ, subject: subject{kind: kindUnanswered, thread: th.ID}}
 	var st streak
 	if res.Unresolved {
 		// No evidence this poll (DNS is down, not the replica): keep what
 		// was counted, add nothing, and start nothing.
 		var counted bool
-		if st, counted = e.m.streaks[key]; !counted {
+		if st, counted = e.m.streaks[k]; !counted {
 			return
 		}
-		e.touched[key] = true
+		e.touched[k] = true
 	} else {
-		st = e.streak(key)
+		st = e.streak(k)
 	}
 	if e.now.Sub(st.since) < e.ZombieGrace {
 		return
 	}
-	f := finding{typ: typ, subject: ThreadSubject(th.ID), since: st.since,
+	f := finding{typ: typ, subject: threadSubject(th.ID), since: st.since,
 		summary: fmt.Sprintf("Dump thread %d serves %s, which has not answered a MySQL handshake for %s (%s).",
 			th.ID, addr, e.now.Sub(st.since).Round(time.Second), res.Err),
 		remediation: fmt.Sprintf("KILL %d; — the replica at %s is gone or frozen, and its dump thread holds a connection, pins binlog files and may count as a semi-sync client. Then check the replica itself.",
 			th.ID, addr),
-		evidence: map[string]any{"reason": "no_greeting", "thread_id": th.ID, "dump_thread": th, "replica": r.addr(),
+		evidence: map[string]any{"reason": KillNoGreeting, "thread_id": th.ID, "dump_thread": th, "replica": r.addr(),
 			"probe": res, "grace": e.ZombieGrace.String(), "mapping_exact": r.exact, "heartbeat_ns": th.HeartbeatNS,
 			"sql": e.sql(ReadDumpThreads, ReadReplicaHosts)}}
 	if r.reg != nil {
@@ -490,7 +517,7 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 	case res.Unresolved:
 		// Still firing from before the DNS outage; no kill on stale evidence.
 	case r.reg != nil && r.exact:
-		f.kill = killTarget{thread: th.ID, replica: r.addr(), reason: "no_greeting"}
+		f.kill = &Kill{ThreadID: th.ID, Replica: r.addr(), Reason: KillNoGreeting}
 	default:
 		f.remediation += " (Which thread serves it is a guess: several replicas connect from " + th.IP() + ".)"
 	}
@@ -499,17 +526,17 @@ func (e *eval) unanswered(r *replica, th DumpThread) {
 
 func (e *eval) superseded(r *replica, th DumpThread) {
 	const typ = TypeDumpThreadZombie
-	st := e.streak(typ + " superseded " + strconv.FormatUint(th.ID, 10))
+	st := e.streak(key{typ: typ, subject: subject{kind: kindSuperseded, thread: th.ID}})
 	if st.n < 2 {
 		return
 	}
 	cur, _ := r.current()
-	e.add(finding{typ: typ, subject: ThreadSubject(th.ID), since: st.since,
-		kill: killTarget{thread: th.ID, replica: r.addr(), reason: "superseded"},
+	e.add(finding{typ: typ, subject: threadSubject(th.ID), since: st.since,
+		kill: &Kill{ThreadID: th.ID, Replica: r.addr(), Reason: KillSuperseded},
 		summary: fmt.Sprintf("Dump thread %d was superseded by thread %d of the same replica %s and still exists.",
 			th.ID, cur.ID, r.addr()),
 		remediation: fmt.Sprintf("KILL %d; — the replica reconnected as thread %d; the old thread only holds a connection and pins binlog files.", th.ID, cur.ID),
-		evidence: map[string]any{"reason": "superseded", "thread_id": th.ID, "dump_thread": th, "current_thread": cur,
+		evidence: map[string]any{"reason": KillSuperseded, "thread_id": th.ID, "dump_thread": th, "current_thread": cur,
 			"registration": *r.reg, "sql": e.sql(ReadDumpThreads, ReadReplicaHosts)}})
 }
 
@@ -558,7 +585,7 @@ func (e *eval) dumpThreadFlapping() {
 			// server_uuid), so two servers sharing one keep replacing each other;
 			// SHOW SLAVE HOSTS may even list both (seen on 10.11).
 			rem := fmt.Sprintf("Most often two servers share %s and evict each other: run SELECT @@server_id, @@server_uuid on each replica and give each a unique server_id (SET GLOBAL server_id=... and in its my.cnf; MySQL: a unique server_uuid in auto.cnf), then restart replication on it. Otherwise check the replica's error log and the link to it.", key)
-			e.add(finding{typ: typ, subject: "replica/" + key, since: evs[e.FlapCount-1].At, summary: summary, remediation: rem,
+			e.add(finding{typ: typ, subject: subject{kind: kindReplica, name: key}, since: evs[e.FlapCount-1].At, summary: summary, remediation: rem,
 				evidence: map[string]any{"reconnects": evs, "addresses": addrs, "window": e.FlapWindow.String(),
 					"sql": e.sql(ReadDumpThreads, ReadReplicaHosts)}})
 		}
@@ -573,7 +600,7 @@ func (e *eval) dumpThreadFlapping() {
 			if !sameIDError(ch) {
 				continue
 			}
-			e.add(finding{typ: typ, subject: "channel/" + channelName(ch), since: e.o.At,
+			e.add(finding{typ: typ, subject: subject{kind: kindChannel, name: channelName(ch)}, since: e.o.At,
 				summary: fmt.Sprintf("This server's replication from %s is being evicted by another replica with the same server_id (error %d).",
 					ch.SourceAddr(), ch.LastIOErrno),
 				remediation: "Another server uses this server's server_id (SELECT @@server_id here, then on the others): give each a unique server_id and restart replication.",
@@ -639,8 +666,8 @@ func (e *eval) semiSyncDegraded() {
 	release := fmt.Sprintf("SET GLOBAL %s_enabled=OFF releases waiting commits at once", p)
 
 	if s.StatusOn && s.Clients < s.Required {
-		if st := e.streak(typ + " " + ReasonClientsBelowRequired); st.n >= 2 {
-			e.add(finding{typ: typ, subject: "semisync/" + ReasonClientsBelowRequired, reason: ReasonClientsBelowRequired, since: st.since,
+		if st := e.streak(key{typ: typ, subject: subject{kind: kindSemiSync, name: ReasonClientsBelowRequired}}); st.n >= 2 {
+			e.add(finding{typ: typ, subject: subject{kind: kindSemiSync, name: ReasonClientsBelowRequired}, reason: ReasonClientsBelowRequired, since: st.since,
 				summary: fmt.Sprintf("Semi-sync is on but only %d semi-sync replica(s) are connected of the %d each commit waits for (timeout %d ms).",
 					s.Clients, s.Required, s.TimeoutMS),
 				remediation: fmt.Sprintf("Bring a semi-sync replica back (rpl_semi_sync_slave_enabled=ON on it, then %s), or fix the inventory; if none should exist, %s.", e.words.start, release),
@@ -648,7 +675,7 @@ func (e *eval) semiSyncDegraded() {
 		}
 	}
 	if prev != nil && prev.Enabled && s.WaitSessions > 0 && prev.WaitSessions > 0 && s.YesTx+s.NoTx == prev.YesTx+prev.NoTx {
-		e.add(finding{typ: typ, subject: "semisync/" + ReasonCommitsWaiting, reason: ReasonCommitsWaiting, since: prevAt,
+		e.add(finding{typ: typ, subject: subject{kind: kindSemiSync, name: ReasonCommitsWaiting}, reason: ReasonCommitsWaiting, since: prevAt,
 			summary: fmt.Sprintf("%d commit(s) are blocked waiting for a semi-sync acknowledgement and none completed since the last poll (timeout %d ms).",
 				s.WaitSessions, s.TimeoutMS),
 			remediation: fmt.Sprintf("%s; then bring the semi-sync replica back or fix the inventory before enabling it again.", release),
@@ -659,14 +686,14 @@ func (e *eval) semiSyncDegraded() {
 		if prev != nil && !prev.StatusOn && prev.Enabled {
 			since = prevAt
 		}
-		e.add(finding{typ: typ, subject: "semisync/" + ReasonFellBackToAsync, reason: ReasonFellBackToAsync, since: since,
+		e.add(finding{typ: typ, subject: subject{kind: kindSemiSync, name: ReasonFellBackToAsync}, reason: ReasonFellBackToAsync, since: since,
 			summary: fmt.Sprintf("Semi-sync is enabled but fell back to asynchronous replication (status %s, switched off %d time(s) since the last poll).",
 				onOff(s.StatusOn), dNoTimes),
 			remediation: fmt.Sprintf("Commits are not acknowledged by any replica: check the semi-sync replicas (%d connected, %d required); it switches back on once one catches up.", s.Clients, s.Required),
 			evidence:    ev(map[string]any{"delta_no_times": dNoTimes})})
 	}
 	if len(e.m.noTimes) >= e.FlapCount {
-		e.add(finding{typ: typ, subject: "semisync/" + ReasonFlapping, reason: ReasonFlapping, since: e.m.noTimes[e.FlapCount-1],
+		e.add(finding{typ: typ, subject: subject{kind: kindSemiSync, name: ReasonFlapping}, reason: ReasonFlapping, since: e.m.noTimes[e.FlapCount-1],
 			summary: fmt.Sprintf("Semi-sync switched off %d times in %s.", len(e.m.noTimes), e.FlapWindow),
 			remediation: fmt.Sprintf("A semi-sync replica keeps dropping out; each switch-off cost commits up to %d ms: check the replicas' links (dump_thread.flapping) or %s.",
 				s.TimeoutMS, release),
@@ -709,11 +736,11 @@ func (e *eval) sourceUnreachable() {
 		if io != "connecting" && io != "no" || !unreachableErrnos[ch.LastIOErrno] {
 			continue
 		}
-		st := e.streak(typ + " " + ch.Name)
+		st := e.streak(key{typ: typ, subject: subject{kind: kindChannel, name: ch.Name}})
 		if st.n < 2 {
 			continue
 		}
-		e.add(finding{typ: typ, subject: "source/" + ch.SourceAddr(), since: st.since,
+		e.add(finding{typ: typ, subject: subject{kind: kindSource, name: ch.SourceAddr()}, since: st.since,
 			summary: fmt.Sprintf("This server replicates from %s, which does not answer or does not exist (IO thread %s, error %d).",
 				ch.SourceAddr(), ch.IORunning, ch.LastIOErrno),
 			remediation: e.repoint(ch),
@@ -736,38 +763,49 @@ func (e *eval) repoint(ch Channel) string {
 		ch.SourceAddr(), stop, tail, change, w.host, w.port, tail, start, tail)
 }
 
+// kills are the killable threads of this poll's zombie findings, each with
+// the ID of the problem it acts on.
+func (e *eval) kills() []Kill {
+	var out []Kill
+	for _, f := range e.findings {
+		if p, ok := e.m.active[f.key()]; ok && f.kill != nil {
+			k := *f.kill
+			k.ProblemID = p.ID
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // reconcile turns this poll's findings into problems: new ones fire,
 // known ones keep their ID and since, gone ones resolve, except where the
 // check could not be evaluated (a failed read is not a recovery).
 func (m *Memory) reconcile(fs []finding, checks map[string]Check, now time.Time) []Transition {
-	next := map[string]Problem{}
+	next := map[key]Problem{}
 	var trs []Transition
 	for _, f := range fs {
-		key := f.typ + " " + f.subject
-		if _, dup := next[key]; dup {
+		k := f.key()
+		if _, dup := next[k]; dup {
 			continue
 		}
-		p, known := m.active[key]
+		p, known := m.active[k]
 		if !known {
-			p = Problem{Type: f.typ, Subject: f.subject, Since: f.since.UTC(), ID: problemID(f.typ, f.subject, f.since)}
+			subj := f.subject.String()
+			p = Problem{Type: f.typ, Subject: subj, Since: f.since.UTC(), ID: problemID(f.typ, subj, f.since)}
 		}
 		p.Severity = severityOf(f.typ, f.reason)
 		p.Summary, p.Remediation, p.Evidence = f.summary, f.remediation, f.evidence
-		next[key] = p
+		next[k] = p
 		if !known {
 			trs = append(trs, Transition{Problem: p, State: StateFiring, At: now})
 		}
 	}
-	for key, p := range m.active {
-		if _, still := next[key]; still {
+	for k, p := range m.active {
+		if _, still := next[k]; still {
 			continue
 		}
-		check := checks[p.Type]
-		if strings.HasPrefix(p.Subject, "channel/") {
-			check = checks[p.Type+channelCheck]
-		}
-		if st := check.State; st == CheckUnknown || st == CheckUnavailable {
-			next[key] = p
+		if st := checks[k.check()].State; st == CheckUnknown || st == CheckUnavailable {
+			next[k] = p
 			continue
 		}
 		trs = append(trs, Transition{Problem: p, State: StateResolved, At: now})

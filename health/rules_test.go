@@ -74,21 +74,26 @@ func (p poll) input(i int, inv []inventory.Entry) Input {
 var testRules = Rules{SelfServerID: selfID, ZombieGrace: 10 * time.Second, FlapWindow: time.Minute, FlapCount: 3}
 
 // run evaluates the polls in order and returns, per poll, the transitions
-// as "state type subject severity" strings.
+// as "state type subject severity" strings, and the last poll's report.
 func run(r Rules, inv []inventory.Entry, polls []poll) ([][]string, Report) {
+	trs, last := runOutcome(r, inv, polls)
+	return trs, last.Report
+}
+
+// runOutcome is run returning the last poll's whole outcome.
+func runOutcome(r Rules, inv []inventory.Entry, polls []poll) ([][]string, Outcome) {
 	var mem Memory
-	var rep Report
+	var last Outcome
 	out := make([][]string, len(polls))
 	for i, p := range polls {
 		in := p.input(i, inv)
-		var trs []Transition
-		mem, trs, rep = r.Evaluate(mem, in, in.Observation.At)
+		mem, last = r.Evaluate(mem, in, in.Observation.At)
 		out[i] = []string{}
-		for _, tr := range trs {
+		for _, tr := range last.Transitions {
 			out[i] = append(out[i], fmt.Sprintf("%s %s %s %s", tr.State, tr.Problem.Type, tr.Problem.Subject, tr.Problem.Severity))
 		}
 	}
-	return out, rep
+	return out, last
 }
 
 func th(id uint64, user, host string) DumpThread {
@@ -140,15 +145,7 @@ func TestRules_Evaluate(t *testing.T) {
 			LastReceived: at.Add(-last), HeartbeatPeriod: time.Second, LastError: map[bool]string{false: "dial tcp: connection refused"}[up]}
 		return p
 	}
-	superseded := poll{
-		server: Server{Flavor: FlavorMySQL, Version: "8.4.2"},
-		threads: []DumpThread{
-			{ID: 20, User: "repl", Host: "10.0.0.2:40002", ReplicaUUID: "uuid-new"},
-			{ID: 11, User: "repl", Host: "10.0.0.2:40001", ReplicaUUID: "uuid-old"},
-		},
-		regs:   []Registration{{ServerID: 2, Host: "db-2.test", Port: 3306, UUID: "uuid-new"}},
-		probes: map[string]bool{"db-2.test:3306": true},
-	}
+	superseded := supersededPoll
 	unknownExtra := connected
 	unknownExtra.threads = []DumpThread{thr2, selfTh, th(12, "repl", "10.0.0.3:40003")}
 	unknownExtra.regs = []Registration{reg2, selfReg, {ServerID: 3, Host: "10.0.0.3", Port: 3307}}
@@ -320,14 +317,15 @@ func TestRules_Evaluate_problem(t *testing.T) {
 func TestRules_Evaluate_zombieRemediation(t *testing.T) {
 	p := connected
 	p.probes = map[string]bool{"db-2.test:3306": false}
-	_, rep := run(testRules, inv2, []poll{connected, p, p, p})
+	_, out := runOutcome(testRules, inv2, []poll{connected, p, p, p})
+	rep := out.Report
 	got := []string{}
 	for _, pr := range rep.Problems {
 		got = append(got, pr.Type, strings.Fields(pr.Remediation)[0]+" "+strings.Fields(pr.Remediation)[1])
 	}
 	kills := []uint64{}
-	for _, k := range rep.kills {
-		kills = append(kills, k.thread)
+	for _, k := range out.Kills {
+		kills = append(kills, k.ThreadID)
 	}
 	if want := []string{TypeDumpThreadZombie, "KILL 10;"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("problems: got %v, want %v", got, want)
@@ -406,7 +404,8 @@ func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
 	p := connected
 	p.probes = map[string]bool{"db-2.test:3306": false}
 	p.noTCP = true
-	_, rep := run(testRules, inv2, []poll{p, p, p})
+	_, out := runOutcome(testRules, inv2, []poll{p, p, p})
+	rep := out.Report
 	if len(rep.Problems) != 1 || rep.Problems[0].Type != TypeDumpThreadZombie {
 		t.Fatalf("problems: got %+v, want one dump_thread.zombie", rep.Problems)
 	}
@@ -417,8 +416,8 @@ func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
 	if got := pr.Evidence["last_answered"]; got != "never since the sidecar started" {
 		t.Errorf("evidence last_answered = %v", got)
 	}
-	if len(rep.kills) != 0 {
-		t.Errorf("kill candidates: got %v, want none", rep.kills)
+	if len(out.Kills) != 0 {
+		t.Errorf("kill candidates: got %v, want none", out.Kills)
 	}
 }
 
@@ -427,9 +426,58 @@ func TestRules_Evaluate_zombieNeverAnsweredIsNotKilled(t *testing.T) {
 func TestRules_Evaluate_zombieFrozenSinceBeforeStartIsKillable(t *testing.T) {
 	p := connected
 	p.probes = map[string]bool{"db-2.test:3306": false}
-	_, rep := run(testRules, inv2, []poll{p, p, p})
-	if len(rep.kills) != 1 || rep.kills[0].thread != 10 {
-		t.Errorf("kill candidates: got %v, want thread 10", rep.kills)
+	_, out := runOutcome(testRules, inv2, []poll{p, p, p})
+	if len(out.Kills) != 1 || out.Kills[0].ThreadID != 10 {
+		t.Errorf("kill candidates: got %v, want thread 10", out.Kills)
+	}
+}
+
+// supersededPoll has MySQL thread 11 superseded by thread 20 of the same
+// replica (its registration has the newer UUID).
+var supersededPoll = poll{
+	server: Server{Flavor: FlavorMySQL, Version: "8.4.2"},
+	threads: []DumpThread{
+		{ID: 20, User: "repl", Host: "10.0.0.2:40002", ReplicaUUID: "uuid-new"},
+		{ID: 11, User: "repl", Host: "10.0.0.2:40001", ReplicaUUID: "uuid-old"},
+	},
+	regs:   []Registration{{ServerID: 2, Host: "db-2.test", Port: 3306, UUID: "uuid-new"}},
+	probes: map[string]bool{"db-2.test:3306": true},
+}
+
+// The kills are the outcome's typed list: the thread, the replica it
+// serves, why, and the dump_thread.zombie problem it acts on.
+func TestRules_Evaluate_kills(t *testing.T) {
+	frozen := connected
+	frozen.probes = map[string]bool{"db-2.test:3306": false}
+	tests := []struct {
+		name string
+		give []poll
+		want Kill // ProblemID: the one zombie problem's
+	}{
+		{"no greeting", []poll{frozen, frozen, frozen}, Kill{ThreadID: 10, Replica: "db-2.test:3306", Reason: KillNoGreeting}},
+		{"superseded", []poll{supersededPoll, supersededPoll}, Kill{ThreadID: 11, Replica: "db-2.test:3306", Reason: KillSuperseded}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, out := runOutcome(testRules, inv2, tt.give)
+			var zombies []Problem
+			for _, p := range out.Report.Problems {
+				if p.Type == TypeDumpThreadZombie {
+					zombies = append(zombies, p)
+				}
+			}
+			if len(zombies) != 1 {
+				t.Fatalf("zombie problems: got %+v, want one", zombies)
+			}
+			want := tt.want
+			want.ProblemID = zombies[0].ID
+			if !reflect.DeepEqual(out.Kills, []Kill{want}) {
+				t.Errorf("kills: got %+v, want %+v", out.Kills, []Kill{want})
+			}
+			if got := zombies[0].Subject; got != ThreadSubject(want.ThreadID) {
+				t.Errorf("subject: got %q, want %q", got, ThreadSubject(want.ThreadID))
+			}
+		})
 	}
 }
 
@@ -445,12 +493,12 @@ func TestRules_Evaluate_zombieDNSOutage(t *testing.T) {
 	if n := countTransitions(trs); n != 0 {
 		t.Errorf("DNS outage alone: %d transitions, want none", n)
 	}
-	trs, rep := run(testRules, inv2, []poll{down, down, down, dns, dns})
+	trs, out := runOutcome(testRules, inv2, []poll{down, down, down, dns, dns})
 	if got := countTransitions(trs); got != 1 {
 		t.Errorf("zombie then DNS outage: %d transitions, want only the firing", got)
 	}
-	if len(rep.Problems) != 1 || len(rep.kills) != 0 {
-		t.Errorf("during the outage: problems %d (want 1 still firing), kills %v (want none)", len(rep.Problems), rep.kills)
+	if len(out.Report.Problems) != 1 || len(out.Kills) != 0 {
+		t.Errorf("during the outage: problems %d (want 1 still firing), kills %v (want none)", len(out.Report.Problems), out.Kills)
 	}
 }
 
@@ -546,8 +594,9 @@ func TestRules_Evaluate_stallBecomesDown(t *testing.T) {
 	got := []string{}
 	for i, p := range polls {
 		in := p.input(i, inv2)
-		var rep Report
-		mem, _, rep = testRules.Evaluate(mem, in, in.Observation.At)
+		var out Outcome
+		mem, out = testRules.Evaluate(mem, in, in.Observation.At)
+		rep := out.Report
 		if h := rep.Health.String(); len(got) == 0 || got[len(got)-1] != h {
 			got = append(got, h)
 		}

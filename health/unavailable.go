@@ -33,17 +33,16 @@ func (e *eval) checkUnavailable() {
 	answered := e.o.answered()
 	for _, r := range Reads() {
 		res, users := e.o.Read(r), e.readUsers(r)
-		subject := "check/" + string(r)
-		key := typ + " " + subject
+		k := key{typ: typ, subject: subject{kind: kindCheck, name: string(r)}}
 		switch {
 		case len(users) == 0 || res.OK():
 		case res.MissingPrivilege != "":
-			st := e.streak(key)
+			st := e.streak(k)
 			e.add(e.missingPrivilege(r, res, users, st))
 		case res.Skipped || res.At.IsZero() || !answered:
-			e.carry(typ, subject, key)
+			e.carry(k)
 		default:
-			if st := e.streak(key); st.n >= 2 {
+			if st := e.streak(k); st.n >= 2 {
 				e.add(e.readFailing(r, res, users, st))
 			}
 		}
@@ -66,15 +65,15 @@ func (e *eval) readUsers(r Read) []string {
 
 // carry keeps a firing check.unavailable as it was: this poll has no
 // evidence either way.
-func (e *eval) carry(typ, subject, key string) {
-	p, firing := e.m.active[typ+" "+subject]
+func (e *eval) carry(k key) {
+	p, firing := e.m.active[k]
 	if !firing {
 		return
 	}
-	if _, counted := e.m.streaks[key]; counted {
-		e.touched[key] = true
+	if _, counted := e.m.streaks[k]; counted {
+		e.touched[k] = true
 	}
-	e.findings = append(e.findings, finding{typ: typ, subject: subject, since: p.Since,
+	e.findings = append(e.findings, finding{typ: k.typ, subject: k.subject, since: p.Since,
 		summary: p.Summary, remediation: p.Remediation, evidence: maps.Clone(p.Evidence)})
 }
 
@@ -87,7 +86,7 @@ func (e *eval) missingPrivilege(r Read, res ReadResult, users []string, st strea
 	if res.Err == "" { // the processlist hides other accounts' rows instead of failing
 		effect = "the server silently shows only the account's own rows"
 	}
-	return finding{typ: TypeCheckUnavailable, subject: "check/" + string(r), since: st.since,
+	return finding{typ: TypeCheckUnavailable, subject: subject{kind: kindCheck, name: string(r)}, since: st.since,
 		summary: fmt.Sprintf("The %s check cannot run: the sidecar's account %s lacks %s, so %s; %s cannot be judged.",
 			r, e.account(), res.MissingPrivilege, effect, strings.Join(users, ", ")),
 		remediation: fmt.Sprintf("GRANT %s ON *.* TO %s;", grant, e.account()),
@@ -96,7 +95,7 @@ func (e *eval) missingPrivilege(r Read, res ReadResult, users []string, st strea
 }
 
 func (e *eval) readFailing(r Read, res ReadResult, users []string, st streak) finding {
-	return finding{typ: TypeCheckUnavailable, subject: "check/" + string(r), since: st.since,
+	return finding{typ: TypeCheckUnavailable, subject: subject{kind: kindCheck, name: string(r)}, since: st.since,
 		summary: fmt.Sprintf("The %s check cannot run: its read failed in %d polls in a row (%s); %s cannot be judged.",
 			r, st.n, res.Err, strings.Join(users, ", ")),
 		remediation: failingFix(res, e.account()),
@@ -142,8 +141,9 @@ func (e *eval) semiSyncPlugin() {
 		plugin, lib = "rpl_semi_sync_source", "semisync_source"
 	}
 	e.checks[check] = Check{State: CheckUnavailable, Reason: "no semi-sync variables on this server (plugin not loaded)"}
-	st := e.streak(TypeCheckUnavailable + " check/" + check)
-	e.add(finding{typ: TypeCheckUnavailable, subject: "check/" + check, since: st.since,
+	subj := subject{kind: kindCheck, name: check}
+	st := e.streak(key{typ: TypeCheckUnavailable, subject: subj})
+	e.add(finding{typ: TypeCheckUnavailable, subject: subj, since: st.since,
 		summary: fmt.Sprintf("The %s check cannot run: the inventory expects semi-sync replicas (%s) but the server has no %s_* variables (the plugin is not loaded).",
 			check, strings.Join(want, ", "), plugin),
 		remediation: fmt.Sprintf("INSTALL PLUGIN %s SONAME '%s.so'; SET GLOBAL %s_enabled=ON; (and plugin-load-add=%s.so in the option file so it survives a restart), or drop semisync from the inventory.",

@@ -108,9 +108,9 @@ func TestRules_checkUnavailable(t *testing.T) {
 				in := connected.input(i, inv2)
 				in.Observation.Account = "'sidecar'@'%'"
 				edit(&in.Observation)
-				var trs []Transition
-				var rep Report
-				mem, trs, rep = testRules.Evaluate(mem, in, in.Observation.At)
+				var out Outcome
+				mem, out = testRules.Evaluate(mem, in, in.Observation.At)
+				trs, rep := out.Transitions, out.Report
 				got[i] = []string{}
 				for _, tr := range trs {
 					if tr.Problem.Type != TypeCheckUnavailable {
@@ -141,7 +141,8 @@ func TestRules_checkUnavailable_names(t *testing.T) {
 	in := connected.input(0, inv2)
 	in.Observation.Account = "'sidecar'@'%'"
 	processHidden(&in.Observation)
-	_, _, rep := testRules.Evaluate(Memory{}, in, in.Observation.At)
+	_, out := testRules.Evaluate(Memory{}, in, in.Observation.At)
+	rep := out.Report
 	var p *Problem
 	for i := range rep.Problems {
 		if rep.Problems[i].Type == TypeCheckUnavailable {
@@ -165,7 +166,8 @@ func TestRules_checkUnavailable_names(t *testing.T) {
 
 	// Resolved: the report's problems are empty, never null in /status.
 	in = connected.input(1, inv2)
-	_, _, rep = testRules.Evaluate(Memory{}, in, in.Observation.At)
+	_, out = testRules.Evaluate(Memory{}, in, in.Observation.At)
+	rep = out.Report
 	if b, _ := json.Marshal(rep); !strings.Contains(string(b), `"problems":[]`) {
 		t.Errorf("no problems: %s, want \"problems\":[]", b)
 	}
@@ -187,7 +189,8 @@ func TestRules_checkUnavailable_semiSyncPlugin(t *testing.T) {
 		p.server = Server{Flavor: FlavorMySQL, Version: tc.version, ServerID: 1}
 		p.semi = &SemiSync{}
 		in := p.input(0, tc.inv)
-		_, _, rep := testRules.Evaluate(Memory{}, in, in.Observation.At)
+		_, out := testRules.Evaluate(Memory{}, in, in.Observation.At)
+		rep := out.Report
 		fix := ""
 		for _, pr := range rep.Problems {
 			if pr.Type == TypeCheckUnavailable && pr.Subject == "check/"+TypeSemiSyncDegraded {

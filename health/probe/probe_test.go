@@ -84,8 +84,9 @@ func TestProbe_Observe_missingPrivilege(t *testing.T) {
 			}
 
 			rules := health.Rules{SelfServerID: 4000000001}
-			_, trs, rep := rules.Evaluate(health.Memory{}, health.Input{Observation: o, InventoryConfigured: true,
+			_, out := rules.Evaluate(health.Memory{}, health.Input{Observation: o, InventoryConfigured: true,
 				Inventory: []inventory.Entry{{Host: "127.0.0.1", Port: r.Port}}}, o.At)
+			trs, rep := out.Transitions, out.Report
 			fixes := map[health.Read]string{}
 			for _, tr := range trs {
 				if tr.Problem.Type != health.TypeCheckUnavailable {

@@ -235,11 +235,12 @@ func TestProbe_Observe_recordedRules(t *testing.T) {
 			p := recordedProbe(t, tt.give)
 			rules := health.Rules{SelfServerID: 4000000001}
 			var mem health.Memory
-			var rep health.Report
+			var out health.Outcome
 			for range 2 {
 				o := p.Observe(context.Background())
-				mem, _, rep = rules.Evaluate(mem, health.Input{Observation: o}, o.At)
+				mem, out = rules.Evaluate(mem, health.Input{Observation: o}, o.At)
 			}
+			rep := out.Report
 			got := []string{}
 			for _, pr := range rep.Problems {
 				got = append(got, pr.Type+" "+pr.Subject)
