@@ -36,132 +36,202 @@ const (
 	shutdownEmbedded = 5 * time.Second
 )
 
-// run is the daemon: load config, build the components, run their loops
-// until ctx ends, then close them in reverse order.
+// run is the daemon: load config, build the logger, construct the
+// components, start their loops, wait until ctx ends, then close them in
+// reverse order.
 func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(environ)
 	if err != nil {
 		return err
 	}
+	log := startLogger(cfg, environ, stderr)
+	c, err := newComponents(cfg, log)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := c.start(runCtx, cancel); err != nil {
+		return err
+	}
+	<-runCtx.Done()
+	return c.stop()
+}
+
+// startLogger builds the root logger and logs the effective configuration
+// once, secrets redacted, with a warning for each SIDECAR_* variable the
+// sidecar does not read.
+func startLogger(cfg Config, environ []string, stderr io.Writer) zerolog.Logger {
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	log.Info().Str("version", version).Str("commit", commit).Fields(cfg.Redacted()).Msg("starting")
 	warnUnknownVariables(log, environ)
+	return log
+}
 
-	tlsCfg, err := cfg.MySQLTLS()
-	if err != nil {
-		return &ConfigError{Problems: []string{err.Error()}}
-	}
-	flavor := cfg.MySQL.Flavor
-
-	// Listen first: a taken port is a fatal start-up error, reported before
-	// anything connects to the database.
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on SIDECAR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-	}
-
-	meter := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: cfg.HeartbeatPeriod})
-	can := newCanary(cfg, tlsCfg, meter, log)
-	var onCanary func(uint64, int64)
-	if can != nil {
-		onCanary = can.OnRow
-	}
-	source := binlog.New(binlog.Config{
-		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: flavor,
-		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
-		ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
-		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance), OnCanary: onCanary,
-	}, meter, log)
-
-	builder := events.NewBuilder(cfg.Cluster, cfg.Instance)
+// components are the daemon's parts, built before any of them runs.
+type components struct {
+	cfg      Config
+	log      zerolog.Logger
+	ln       net.Listener
+	meter    *stream.Meter
+	can      *canary.Canary // nil unless SIDECAR_CANARY
+	source   *binlog.Source
+	builder  *events.Builder
+	hist     *api.History
+	monitor  *health.Monitor
+	loops    *loopSet
+	busStats *lateStats
+	http     *api.Server
 	// sink is where events go. It is opened once HTTP serves, since the
 	// bus's first connect can take its whole timeout, and before any loop
 	// that publishes starts.
-	var sink events.Sink
+	sink     events.Sink
+	embedded *bus.Embedded
+}
 
+// newComponents builds every part from cfg. It listens first: a taken port
+// is a fatal start-up error, reported before anything connects to the
+// database.
+func newComponents(cfg Config, log zerolog.Logger) (*components, error) {
+	tlsCfg, err := cfg.MySQLTLS()
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{err.Error()}}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on SIDECAR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	c := &components{cfg: cfg, log: log, ln: ln, loops: &loopSet{}, busStats: &lateStats{}}
+	c.meter = stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: cfg.HeartbeatPeriod})
+	c.can = newCanary(cfg, tlsCfg, c.meter, log)
+	c.source = c.newSource(tlsCfg)
+	c.builder = events.NewBuilder(cfg.Cluster, cfg.Instance)
+	c.hist = api.NewHistory(api.HistoryWindow, api.HistoryStep, api.HistoryEvents)
+	c.monitor = c.newMonitor(tlsCfg)
+	c.http = c.newHTTP()
+	return c, nil
+}
+
+// newSource is the binlog stream, counting into the meter and handing the
+// canary its rows.
+func (c *components) newSource(tlsCfg *tls.Config) *binlog.Source {
+	cfg := c.cfg
+	var onCanary func(uint64, int64)
+	if c.can != nil {
+		onCanary = c.can.OnRow
+	}
+	return binlog.New(binlog.Config{
+		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password, Flavor: cfg.MySQL.Flavor,
+		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
+		ServerID: cfg.ServerID, HeartbeatPeriod: cfg.HeartbeatPeriod, Start: cfg.Start,
+		MaxDelay: cfg.StreamMaxDelay, ReplicaUUID: binlog.ReplicaUUID(cfg.Instance), OnCanary: onCanary,
+	}, c.meter, c.log)
+}
+
+// newMonitor is the health monitor over the probe; its transitions, health
+// changes and kills become events and status page history.
+func (c *components) newMonitor(tlsCfg *tls.Config) *health.Monitor {
+	cfg := c.cfg
 	inv := inventory.Static(cfg.Inventory, cfg.InventoryConfigured)
 	if cfg.ExpectedReplicasFile != "" {
 		inv = inventory.File(cfg.ExpectedReplicasFile, cfg.MySQL.PasswordFile, cfg.NATS.Creds)
 	}
-	hist := api.NewHistory(api.HistoryWindow, api.HistoryStep, api.HistoryEvents)
-	var monitor *health.Monitor
-	serverOf := func() health.Server { return monitor.Report().Server }
 	var canaryView func() health.CanaryView
-	if can != nil {
-		canaryView = can.HealthView
+	if c.can != nil {
+		canaryView = c.can.HealthView
 	}
-	monitor = health.NewMonitor(health.Options{
+	return health.NewMonitor(health.Options{
 		PollInterval: cfg.PollInterval, ProbeTimeout: cfg.ProbeTimeout, ZombieGrace: cfg.ZombieGrace,
 		KillZombies: cfg.KillZombies, Inventory: inv.Get, InventoryErr: inv.Err,
-		SelfServerID: cfg.ServerID, SelfRegisterHost: binlog.RegisterHost, SelfThreadID: source.ThreadID, Stream: meter.Snapshot,
+		SelfServerID: cfg.ServerID, SelfRegisterHost: binlog.RegisterHost, SelfThreadID: c.source.ThreadID, Stream: c.meter.Snapshot,
 		Canary: canaryView,
 		OnTransition: func(tr health.Transition) {
-			hist.Transition(tr)
-			builder.SetServer(serverOf())
-			sink.Publish(builder.FromTransition(tr))
+			c.hist.Transition(tr)
+			c.builder.SetServer(c.server())
+			c.sink.Publish(c.builder.FromTransition(tr))
 		},
 		OnHealthChange: func(from, to health.Status, _ time.Time) {
-			sink.Publish(builder.HealthChanged(from, to, monitor.Report().Problems))
+			c.sink.Publish(c.builder.HealthChanged(from, to, c.monitor.Report().Problems))
 		},
 		OnKill: func(k health.KillReport) {
-			sink.Publish(builder.DumpThreadKilled(k))
+			c.sink.Publish(c.builder.DumpThreadKilled(k))
 		},
 	}, probe.New(probe.Config{
 		Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
 		Flavor: cfg.MySQL.Flavor, TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred",
-	}, log), log)
+	}, c.log), c.log)
+}
 
-	loops := &loopSet{}
-	busStats := &lateStats{}
+// server is the watched server as the last poll saw it.
+func (c *components) server() health.Server { return c.monitor.Report().Server }
+
+// newHTTP serves /livez, /readyz, /metrics, /status and the status page.
+func (c *components) newHTTP() *api.Server {
+	cfg := c.cfg
 	var canaryStatus func() canary.Status
-	var canaryInterval func() stream.CanaryInterval
-	if can != nil {
-		canaryStatus, canaryInterval = can.Status, can.TakeInterval
+	if c.can != nil {
+		canaryStatus = c.can.Status
 	}
-	httpSrv := api.New(cfg.HTTPAddr, api.Sources{
+	return api.New(cfg.HTTPAddr, api.Sources{
 		Canary: canaryStatus,
-		Stream: meter.Snapshot, Health: monitor.Report, Bus: busStats.get,
-		Live:    func() error { return loops.live(monitor.Report().At, cfg.PollInterval) },
-		History: hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
+		Stream: c.meter.Snapshot, Health: c.monitor.Report, Bus: c.busStats.get,
+		Live:    func() error { return c.loops.live(c.monitor.Report().At, cfg.PollInterval) },
+		History: c.hist.View, Name: cfg.Cluster + "/" + cfg.Instance,
 		Build: api.BuildInfo{Version: version, Commit: commit},
-	}, log, api.WithWebConfig(cfg.WebConfigFile))
+	}, c.log, api.WithWebConfig(cfg.WebConfigFile))
+}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// HTTP first: probes and scrapes are answered while the bus connects.
-	loops.start(runCtx, cancel, "http", func(ctx context.Context) error { return httpSrv.Serve(ctx, ln) })
-	sink, embedded, err := openSink(runCtx, cfg, log)
+// start serves HTTP first, so probes and scrapes are answered while the bus
+// connects, then opens the sink and starts the loops that feed it. The
+// first loop to fail cancels ctx.
+func (c *components) start(ctx context.Context, cancel context.CancelFunc) error {
+	c.loops.start(ctx, cancel, "http", func(ctx context.Context) error { return c.http.Serve(ctx, c.ln) })
+	sink, embedded, err := openSink(ctx, c.cfg, c.log)
 	if err != nil {
 		cancel()
-		if lerr := loops.wait(); lerr != nil {
+		if lerr := c.loops.wait(); lerr != nil {
 			return lerr // HTTP failed first, which is what stopped the start
 		}
 		return err
 	}
-	busStats.set(sink.Stats)
-	loops.start(runCtx, cancel, "binlog stream", source.Run)
-	loops.start(runCtx, cancel, "health monitor", monitor.Run)
-	loops.start(runCtx, cancel, "stream events", func(ctx context.Context) error {
-		return streamEvents(ctx, cfg.StatsInterval, meter, canaryInterval, builder, sink, monitor.Report)
+	c.sink, c.embedded = sink, embedded
+	c.busStats.set(sink.Stats)
+	c.startLoops(ctx, cancel)
+	c.sink.Publish(c.builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+c.cfg.MySQL.Addr,
+		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": c.cfg.ServerID}))
+	return nil
+}
+
+// startLoops starts every loop but HTTP's.
+func (c *components) startLoops(ctx context.Context, cancel context.CancelFunc) {
+	var canaryInterval func() stream.CanaryInterval
+	if c.can != nil {
+		canaryInterval = c.can.TakeInterval
+	}
+	c.loops.start(ctx, cancel, "binlog stream", c.source.Run)
+	c.loops.start(ctx, cancel, "health monitor", c.monitor.Run)
+	c.loops.start(ctx, cancel, "stream events", func(ctx context.Context) error {
+		return streamEvents(ctx, c.cfg.StatsInterval, c.meter, canaryInterval, c.builder, c.sink, c.monitor.Report)
 	})
-	if can != nil {
-		loops.start(runCtx, cancel, "canary", can.Run)
+	if c.can != nil {
+		c.loops.start(ctx, cancel, "canary", c.can.Run)
 	}
-	loops.start(runCtx, cancel, "status page history", func(ctx context.Context) error { return hist.Run(ctx, meter.Snapshot) })
-	if w := fleetWriter(cfg, sink, monitor.Report, meter.Snapshot, log); w != nil {
-		loops.start(runCtx, cancel, "fleet status", w.Run)
+	c.loops.start(ctx, cancel, "status page history", func(ctx context.Context) error { return c.hist.Run(ctx, c.meter.Snapshot) })
+	if w := fleetWriter(c.cfg, c.sink, c.monitor.Report, c.meter.Snapshot, c.log); w != nil {
+		c.loops.start(ctx, cancel, "fleet status", w.Run)
 	}
-	sink.Publish(builder.Lifecycle(events.TypeSidecarStarted, "binlog-sidecar started watching "+cfg.MySQL.Addr,
-		map[string]any{"version": version, "commit": commit, "server_id_of_sidecar": cfg.ServerID}))
+}
 
-	<-runCtx.Done()
-	loopErr := loops.wait()
-	log.Info().Msg("stopping")
-
-	builder.SetServer(serverOf())
-	sink.Publish(builder.Lifecycle(events.TypeSidecarStopping, "binlog-sidecar is stopping", nil))
-	closeEvents(log, sink, embedded, shutdownFlush, shutdownEmbedded)
-	log.Info().Msg("stopped")
+// stop waits for the loops (their context is done), publishes the last
+// event, flushes the sink and stops the embedded server. It returns the
+// first loop's error.
+func (c *components) stop() error {
+	loopErr := c.loops.wait()
+	c.log.Info().Msg("stopping")
+	c.builder.SetServer(c.server())
+	c.sink.Publish(c.builder.Lifecycle(events.TypeSidecarStopping, "binlog-sidecar is stopping", nil))
+	closeEvents(c.log, c.sink, c.embedded, shutdownFlush, shutdownEmbedded)
+	c.log.Info().Msg("stopped")
 	return streamConfigError(loopErr)
 }
 
