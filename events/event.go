@@ -194,8 +194,10 @@ type InfoData struct {
 	Details map[string]any `json:"details"`
 }
 
-// MaxTopTables is how many tables stream.stats lists at most.
-const MaxTopTables = 10
+// StatsTopTables is how many tables stream.stats lists at most (the
+// contract's 10): what a meter with the default options keeps. It is not
+// stream.MaxTopTables, the cap on what a meter may be asked to keep.
+const StatsTopTables = stream.DefaultTopTables
 
 // Every event is bounded by construction, far below NATS's default
 // max_payload of 1 MiB however many problems fire (a 10,000-replica
@@ -286,7 +288,7 @@ func (b *Builder) Stats(iv stream.Interval, snap stream.Snapshot) Event {
 		pos := iv.LargestTransaction.Position
 		lt.Position = &pos
 	}
-	top := iv.TopTables[:min(len(iv.TopTables), MaxTopTables)]
+	top := iv.TopTables[:min(len(iv.TopTables), StatsTopTables)]
 	if top == nil {
 		top = []stream.TableStat{}
 	}

@@ -35,6 +35,10 @@ const envPrefix = "SIDECAR_"
 // Config is the whole configuration, read from SIDECAR_* environment
 // variables. Defaults are in the tags; contract.md is the reference and
 // deploy/env.example lists them for operators (keep all three in step).
+// A default that a library also has (bus.DefaultAddr, health's, canary's,
+// ...) is the library's constant: TestLoadConfig_Defaults holds each tag
+// equal to it; SIDECAR_NATS_STREAM and SIDECAR_NATS_KV_BUCKET, read by
+// hand, take the constants directly.
 type Config struct {
 	MySQL MySQLConfig `envPrefix:"MYSQL_"`
 
@@ -118,9 +122,6 @@ type NATSConfig struct {
 // bucketName is what JetStream accepts as a key-value bucket name.
 var bucketName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
-// DefaultNATSStream is the JetStream stream used when SIDECAR_NATS_STREAM is unset.
-const DefaultNATSStream = "MYSQL_HEALTH"
-
 // Embedded and None are the special values of SIDECAR_NATS_URL.
 const (
 	NATSEmbedded = "embedded"
@@ -147,7 +148,7 @@ func loadConfig(environ []string) (Config, error) {
 	if v, ok := envs[envPrefix+"NATS_STREAM"]; ok {
 		cfg.NATS.Stream = v
 	} else {
-		cfg.NATS.Stream = DefaultNATSStream
+		cfg.NATS.Stream = events.DefaultStream
 	}
 	if v, ok := envs[envPrefix+"NATS_KV_BUCKET"]; ok {
 		cfg.NATS.KVBucket = v

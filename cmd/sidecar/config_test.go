@@ -4,16 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
+	"github.com/binlog-sidecar/binlog-sidecar/events"
+	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
+	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
+// TestLoadConfig_Defaults: every default as documented; where a package
+// has its own default for what a variable sets, the variable's default (its
+// envDefault tag, which deploy's TestEnvExample holds equal to env.example)
+// is that package's constant, so the two cannot drift apart.
 func TestLoadConfig_Defaults(t *testing.T) {
 	cfg, err := loadConfig([]string{"SIDECAR_INSTANCE=db-1"})
 	if err != nil {
@@ -23,25 +37,32 @@ func TestLoadConfig_Defaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"mysql addr", cfg.MySQL.Addr, "127.0.0.1:3306"},
+		{"mysql addr", cfg.MySQL.Addr, net.JoinHostPort("127.0.0.1", strconv.Itoa(inventory.DefaultPort))},
 		{"mysql user", cfg.MySQL.User, "sidecar"},
 		{"flavor", cfg.MySQL.Flavor, "auto"},
 		{"tls", cfg.MySQL.TLSMode, "preferred"},
 		{"cluster", cfg.Cluster, "default"},
 		{"start", cfg.Start, "end"},
-		{"heartbeat", cfg.HeartbeatPeriod, time.Second},
-		{"poll", cfg.PollInterval, 5 * time.Second},
+		{"heartbeat", cfg.HeartbeatPeriod, binlog.DefaultHeartbeatPeriod},
+		{"poll", cfg.PollInterval, health.DefaultPollInterval},
 		{"stats", cfg.StatsInterval, 10 * time.Second},
-		{"stream max delay", cfg.StreamMaxDelay, 100 * time.Millisecond},
-		{"probe timeout", cfg.ProbeTimeout, 2 * time.Second},
-		{"zombie grace", cfg.ZombieGrace, 30 * time.Second},
+		{"stream max delay", cfg.StreamMaxDelay, binlog.DefaultMaxDelay},
+		{"probe timeout", cfg.ProbeTimeout, health.DefaultProbeTimeout},
+		{"zombie grace", cfg.ZombieGrace, health.DefaultZombieGrace},
 		{"kill zombies", cfg.KillZombies, false},
+		{"canary", cfg.Canary, false},
+		{"canary interval", cfg.CanaryInterval, canary.DefaultInterval},
+		{"canary timeout", cfg.CanaryTimeout, canary.DefaultTimeout},
+		{"canary slow", cfg.CanarySlow, canary.DefaultSlow},
 		{"http", cfg.HTTPAddr, ":9106"},
-		{"nats url", cfg.NATS.URL, "embedded"},
-		{"nats embedded", cfg.NATS.EmbeddedAddr, "127.0.0.1:4222"},
-		{"subject prefix", cfg.NATS.SubjectPrefix, "mysql.health"},
-		{"stream", cfg.NATS.Stream, "MYSQL_HEALTH"},
+		{"nats url", cfg.NATS.URL, NATSEmbedded},
+		{"nats embedded", cfg.NATS.EmbeddedAddr, bus.DefaultAddr},
+		{"subject prefix", cfg.NATS.SubjectPrefix, events.DefaultSubjectPrefix},
+		{"stream", cfg.NATS.Stream, events.DefaultStream},
+		{"kv bucket", cfg.NATS.KVBucket, kv.DefaultBucket},
+		{"kv every", cfg.NATS.KVEvery, fleet.DefaultEvery},
 		{"data dir", cfg.DataDir, "./data"},
+		{"spool max bytes", cfg.SpoolMaxBytes, int64(events.DefaultMaxSpoolBytes)},
 		{"log level", cfg.LogLevel, "info"},
 		{"log format", cfg.LogFormat, "json"},
 		{"inventory configured", cfg.InventoryConfigured, false},
