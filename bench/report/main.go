@@ -286,21 +286,31 @@ func (res *Results) replayRows() map[string]ReplayRow {
 	return rows
 }
 
+// usage is what every reader costs, as medians over its runs of one phase.
+type usage struct{ user, sys, cpu, rssMiB, primaryCPU float64 }
+
+// medianUsage is the usage of reader name in phase.
+func medianUsage(recs []record, phase, name string) usage {
+	get := func(f func(record) float64) []float64 { return pick(recs, phase, name, f) }
+	return usage{
+		user:       median(get(func(r record) float64 { return r.User })),
+		sys:        median(get(func(r record) float64 { return r.Sys })),
+		cpu:        median(get(func(r record) float64 { return r.User + r.Sys })),
+		rssMiB:     median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
+		primaryCPU: median(get(func(r record) float64 { return r.PrimaryCPU })),
+	}
+}
+
+// replayRow is one replay reader's medians, its rates over the file and
+// its CPU per million of the file's events.
 func (res *Results) replayRow(name string) ReplayRow {
 	recs := res.Records
-	get := func(f func(record) float64) []float64 { return pick(recs, "replay", name, f) }
-	walls := get(func(r record) float64 { return r.Wall })
+	walls := pick(recs, "replay", name, func(r record) float64 { return r.Wall })
+	u := medianUsage(recs, "replay", name)
 	row := ReplayRow{
-		Reader:     name,
-		Runs:       len(walls),
-		Walls:      walls,
-		Wall:       median(walls),
-		User:       median(get(func(r record) float64 { return r.User })),
-		Sys:        median(get(func(r record) float64 { return r.Sys })),
-		CPU:        median(get(func(r record) float64 { return r.User + r.Sys })),
-		RSSMiB:     median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
-		MaxRSSMiB:  slices.Max(get(func(r record) float64 { return r.RSSKiB / 1024 })),
-		PrimaryCPU: median(get(func(r record) float64 { return r.PrimaryCPU })),
+		Reader: name, Runs: len(walls), Walls: walls, Wall: median(walls),
+		User: u.user, Sys: u.sys, CPU: u.cpu, RSSMiB: u.rssMiB, PrimaryCPU: u.primaryCPU,
+		MaxRSSMiB: slices.Max(pick(recs, "replay", name, func(r record) float64 { return r.RSSKiB / 1024 })),
 	}
 	for _, r := range recs {
 		if r.Phase == "replay" && r.Reader == name && r.Result != nil {
@@ -338,20 +348,16 @@ func (res *Results) liveRows() map[string]LiveRow {
 	return live
 }
 
+// liveRow is one live reader's medians; "none" (nothing attached) reads
+// no events, so it has no per-event cost and no latency.
 func liveRow(recs []record, name string) LiveRow {
 	get := func(f func(record) float64) []float64 { return pick(recs, "live", name, f) }
 	tps := get(func(r record) float64 { return r.TPS })
+	u := medianUsage(recs, "live", name)
 	row := LiveRow{
-		Reader:       name,
-		Runs:         len(tps),
-		TPSs:         tps,
-		TPS:          median(tps),
+		Reader: name, Runs: len(tps), TPSs: tps, TPS: median(tps),
 		SysbenchWall: median(get(func(r record) float64 { return r.SBWall })),
-		PrimaryCPU:   median(get(func(r record) float64 { return r.PrimaryCPU })),
-		User:         median(get(func(r record) float64 { return r.User })),
-		Sys:          median(get(func(r record) float64 { return r.Sys })),
-		CPU:          median(get(func(r record) float64 { return r.User + r.Sys })),
-		RSSMiB:       median(get(func(r record) float64 { return r.RSSKiB / 1024 })),
+		User:         u.user, Sys: u.sys, CPU: u.cpu, RSSMiB: u.rssMiB, PrimaryCPU: u.primaryCPU,
 	}
 	if name == "none" {
 		return row
