@@ -14,7 +14,11 @@
 //     fired or resolved, the Report, and the zombie threads that may be
 //     killed, as typed values (problem evidence is for people; no decision
 //     reads it back). identify (topology.go) maps dump threads to replicas
-//     and inventory entries and sets the sidecar's own stream aside.
+//     and inventory entries and sets the sidecar's own stream aside. Each
+//     rule family has its file, with its prose: stream.go, replicas.go,
+//     zombie.go, flapping.go, semisync.go, source.go, commitslow.go and
+//     unavailable.go; memory.go is what the rules carry between polls and
+//     reconcile.go turns findings into problems with stable IDs.
 //   - Monitor (monitor.go): the loop. Each poll observes the server,
 //     resolves host names, handshake-probes each replica's own server,
 //     evaluates, publishes the Report (an atomic snapshot), calls the
