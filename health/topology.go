@@ -69,50 +69,63 @@ type topology struct {
 }
 
 // identify maps dump threads to registrations, the sidecar and inventory
-// entries. The rules, in order:
-//
-//  1. A registration with the sidecar's server_id is the sidecar's, never a
-//     replica's.
-//  2. MySQL: a thread's @replica_uuid equal to a registration's
-//     Replica_UUID is exact. A thread with a UUID that no registration has,
-//     while a registered thread of the same IP and user exists, was
-//     superseded: registrations are keyed by server_id, so a newer
-//     connection replaced its row.
-//  3. The sidecar's thread is the one whose connection id the stream
-//     reports; failing that (MariaDB has no UUIDs), the newest thread of the
-//     sidecar's user among those its IP's registrations leave over.
-//  4. The remaining threads pair with registrations whose host resolves to
-//     the thread's IP: exact when the IP has one thread and one
-//     registration, a guess (exact=false) when several replicas share an
-//     IP. A last single thread and single registration left pair exactly: a
-//     registration exists only while its thread does.
-//  5. Threads left are unregistered readers, one identity per IP and user.
-//
-// Inventory entries match a registered replica by host name or resolved
-// IP plus port, and an unregistered one by IP.
+// entries. Its steps are the rules, in order: registered, matchUUIDs,
+// selfByElimination, pairByIP, joinSuperseded, unregistered; then the
+// inventory entries are matched (matchInventory).
 //
 // The sidecar's registration is the one with its server_id and, when
 // selfHost is set, that Host (the name the stream registers under): a real
 // replica that uses the sidecar's server_id is a replica, not the sidecar.
 func identify(o Observation, entries []inventory.Entry, resolved map[string][]string, selfID uint32, selfHost string, selfThread uint64) topology {
-	var t topology
-	var selfReg *Registration
-	byUUID := map[string]*replica{}
-	for i := range o.Replicas {
-		reg := &o.Replicas[i]
+	id := identifier{user: o.User, byUUID: map[string]*replica{}}
+	id.registered(o.Replicas, resolved, selfID, selfHost)
+	id.matchUUIDs(sortedThreads(o.DumpThreads, resolved), selfThread)
+	id.selfByElimination()
+	id.pairByIP()
+	id.joinSuperseded()
+	id.unregistered()
+	id.t.missing = matchInventory(id.t.replicas, entries, resolved)
+	return id.t
+}
+
+// identifier is identify in progress: the topology so far and the threads
+// that no step has placed yet.
+type identifier struct {
+	t       topology
+	user    string // the sidecar's account
+	selfReg *Registration
+	byUUID  map[string]*replica // registered replicas by Replica_UUID (MySQL)
+	// pending are threads for pairByIP, orphans threads with a UUID no
+	// registration has, leftover threads no registration took.
+	pending, orphans, leftover []DumpThread
+	// ambiguousIP is the IP of the sidecar's thread when selfByElimination
+	// had several of its user to choose from: no pairing there is exact.
+	ambiguousIP string
+}
+
+// registered: every registration is a replica, except one with the
+// sidecar's server_id (and register host), which is the sidecar's, never
+// a replica's.
+func (id *identifier) registered(regs []Registration, resolved map[string][]string, selfID uint32, selfHost string) {
+	for i := range regs {
+		reg := &regs[i]
 		if isSelfRegistration(*reg, selfID, selfHost) {
-			selfReg = reg
+			id.selfReg = reg
 			continue
 		}
 		r := &replica{key: "server_id:" + strconv.FormatUint(uint64(reg.ServerID), 10), reg: reg,
 			ips: hostIPs(reg.Host, resolved), exact: true}
-		t.replicas = append(t.replicas, r)
+		id.t.replicas = append(id.t.replicas, r)
 		if reg.UUID != "" {
-			byUUID[reg.UUID] = r
+			id.byUUID[reg.UUID] = r
 		}
 	}
+}
 
-	threads := slices.Clone(o.DumpThreads)
+// sortedThreads are the dump threads newest first, each named by host
+// name given the address that name resolved to.
+func sortedThreads(dump []DumpThread, resolved map[string][]string) []DumpThread {
+	threads := slices.Clone(dump)
 	for i, th := range threads {
 		if name := strings.ToLower(th.hostPart()); name != "localhost" && net.ParseIP(name) == nil {
 			if ips := resolved[name]; len(ips) > 0 {
@@ -121,108 +134,116 @@ func identify(o Observation, entries []inventory.Entry, resolved map[string][]st
 		}
 	}
 	slices.SortFunc(threads, func(a, b DumpThread) int { return cmpDesc(a.ID, b.ID) })
-	var pending, orphans []DumpThread
+	return threads
+}
+
+// matchUUIDs places the threads whose identity is certain. The sidecar's
+// thread is the one whose connection id the stream reports, or (MySQL) the
+// one with its registration's UUID. MySQL: a thread's @replica_uuid equal
+// to a registration's Replica_UUID is exact. A thread with a UUID that no
+// registration has, while a registered thread of the same IP and user
+// exists, was superseded (registrations are keyed by server_id, so a newer
+// connection replaced its row): it waits for joinSuperseded. The rest wait
+// for selfByElimination and pairByIP.
+func (id *identifier) matchUUIDs(threads []DumpThread, selfThread uint64) {
 	for _, th := range threads {
 		switch {
 		case selfThread != 0 && th.ID == selfThread:
-			t.self = append(t.self, th)
-		case th.ReplicaUUID != "" && selfReg != nil && th.ReplicaUUID == selfReg.UUID:
-			t.self = append(t.self, th)
-		case th.ReplicaUUID != "" && byUUID[th.ReplicaUUID] != nil:
-			r := byUUID[th.ReplicaUUID]
+			id.t.self = append(id.t.self, th)
+		case th.ReplicaUUID != "" && id.selfReg != nil && th.ReplicaUUID == id.selfReg.UUID:
+			id.t.self = append(id.t.self, th)
+		case th.ReplicaUUID != "" && id.byUUID[th.ReplicaUUID] != nil:
+			r := id.byUUID[th.ReplicaUUID]
 			r.threads = append(r.threads, th)
-		case th.ReplicaUUID != "" && len(byUUID) > 0:
-			orphans = append(orphans, th) // rule 2: superseded if a sibling exists
+		case th.ReplicaUUID != "" && len(id.byUUID) > 0:
+			id.orphans = append(id.orphans, th) // superseded if a sibling exists
 		default:
-			pending = append(pending, th)
+			id.pending = append(id.pending, th)
 		}
 	}
+}
 
-	threadless := func() []*replica {
-		var out []*replica
-		for _, r := range t.replicas {
-			if len(r.threads) == 0 {
-				out = append(out, r)
-			}
-		}
-		return out
+// selfByElimination: without a connection id or UUID (MariaDB has no
+// UUIDs), the sidecar's thread is the newest of the sidecar's user among
+// those its IP's registrations leave over: a thread on an IP with more
+// threads than registrations is preferred.
+func (id *identifier) selfByElimination() {
+	if len(id.t.self) > 0 || id.selfReg == nil {
+		return
 	}
-	candidates := func(ip string) []*replica {
-		var out []*replica
-		for _, r := range threadless() {
-			if slices.Contains(r.ips, ip) {
-				out = append(out, r)
-			}
+	best, inSurplus, n := -1, false, 0
+	for i, th := range id.pending {
+		if th.User != id.user {
+			continue
 		}
-		return out
+		n++
+		surplus := countIP(id.pending, th.IP()) > len(id.candidates(th.IP()))
+		if best < 0 || surplus && !inSurplus {
+			best, inSurplus = i, surplus
+		}
 	}
+	if best < 0 {
+		return
+	}
+	id.t.self = append(id.t.self, id.pending[best])
+	if n > 1 {
+		id.ambiguousIP = id.pending[best].IP()
+	}
+	id.pending = slices.Delete(id.pending, best, best+1)
+}
 
-	// Rule 3 by elimination: prefer a thread of the sidecar's user on an IP
-	// with more threads than registrations.
-	ambiguousIP := ""
-	if len(t.self) == 0 && selfReg != nil {
-		best, inSurplus, n := -1, false, 0
-		for i, th := range pending {
-			if th.User != o.User {
-				continue
-			}
-			n++
-			surplus := countIP(pending, th.IP()) > len(candidates(th.IP()))
-			if best < 0 || surplus && !inSurplus {
-				best, inSurplus = i, surplus
-			}
-		}
-		if best >= 0 {
-			t.self = append(t.self, pending[best])
-			if n > 1 {
-				ambiguousIP = pending[best].IP()
-			}
-			pending = slices.Delete(pending, best, best+1)
-		}
-	}
-
-	// Rule 4.
-	var leftover []DumpThread
-	for _, ip := range sortedIPs(pending) {
+// pairByIP: the remaining threads pair with registrations whose host
+// resolves to the thread's IP: exact when the IP has one thread and one
+// registration, a guess (exact=false) when several replicas share an IP.
+// A last single thread and single registration left pair exactly: a
+// registration exists only while its thread does.
+func (id *identifier) pairByIP() {
+	for _, ip := range sortedIPs(id.pending) {
 		var ths []DumpThread
-		for _, th := range pending {
+		for _, th := range id.pending {
 			if th.IP() == ip {
 				ths = append(ths, th)
 			}
 		}
-		cands := candidates(ip)
-		exact := len(ths) == 1 && len(cands) == 1 && ip != ambiguousIP
+		cands := id.candidates(ip)
+		exact := len(ths) == 1 && len(cands) == 1 && ip != id.ambiguousIP
 		for i := range min(len(ths), len(cands)) {
 			cands[i].threads = append(cands[i].threads, ths[i])
 			cands[i].exact = exact
 		}
 		if len(ths) > len(cands) {
-			leftover = append(leftover, ths[len(cands):]...)
+			id.leftover = append(id.leftover, ths[len(cands):]...)
 		}
 	}
-	if rest := threadless(); len(leftover) == 1 && len(rest) == 1 {
-		rest[0].threads = append(rest[0].threads, leftover[0])
-		leftover = nil
+	if rest := id.threadless(); len(id.leftover) == 1 && len(rest) == 1 {
+		rest[0].threads = append(rest[0].threads, id.leftover[0])
+		id.leftover = nil
 	}
+}
 
-	// Rule 2's superseded threads join their sibling; lone ones are readers.
-	for _, th := range orphans {
-		if r := sibling(t.replicas, th); r != nil {
+// joinSuperseded: a thread matchUUIDs found superseded joins the registered
+// replica with a thread of the same IP and user; a lone one is a reader.
+func (id *identifier) joinSuperseded() {
+	for _, th := range id.orphans {
+		if r := sibling(id.t.replicas, th); r != nil {
 			r.threads = append(r.threads, th)
 			continue
 		}
-		leftover = append(leftover, th)
+		id.leftover = append(id.leftover, th)
 	}
+}
 
-	// Rule 5. A leftover thread of the sidecar's own account is an earlier
-	// stream of the sidecar (go-mysql sends a new replica UUID on every
-	// connect, so a thread left by a restarted sidecar matches nothing):
-	// it is never a replica. The price: a real replica that borrowed the
-	// sidecar's account would be hidden here, so give replicas their own.
+// unregistered: threads left are unregistered readers, one identity per
+// IP and user. A leftover thread of the sidecar's own account is an
+// earlier stream of the sidecar (go-mysql sends a new replica UUID on
+// every connect, so a thread left by a restarted sidecar matches nothing):
+// it is never a replica. The price: a real replica that borrowed the
+// sidecar's account would be hidden here, so give replicas their own.
+func (id *identifier) unregistered() {
 	byAddr := map[string]*replica{}
-	for _, th := range leftover {
-		if o.User != "" && th.User == o.User {
-			t.self = append(t.self, th)
+	for _, th := range id.leftover {
+		if id.user != "" && th.User == id.user {
+			id.t.self = append(id.t.self, th)
 			continue
 		}
 		key := "ip:" + th.IP() + " user:" + th.User
@@ -230,17 +251,37 @@ func identify(o Observation, entries []inventory.Entry, resolved map[string][]st
 		if r == nil {
 			r = &replica{key: key, exact: true}
 			byAddr[key] = r
-			t.replicas = append(t.replicas, r)
+			id.t.replicas = append(id.t.replicas, r)
 		}
 		r.threads = append(r.threads, th)
 	}
+}
 
-	t.missing = matchInventory(t.replicas, entries, resolved)
-	return t
+// threadless are the replicas no thread is paired with yet.
+func (id *identifier) threadless() []*replica {
+	var out []*replica
+	for _, r := range id.t.replicas {
+		if len(r.threads) == 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// candidates are the threadless replicas whose host resolves to ip.
+func (id *identifier) candidates(ip string) []*replica {
+	var out []*replica
+	for _, r := range id.threadless() {
+		if slices.Contains(r.ips, ip) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // matchInventory sets each replica's entry and returns the entries that no
-// replica matched.
+// replica matched. Inventory entries match a registered replica by host
+// name or resolved IP plus port, and an unregistered one by IP.
 func matchInventory(replicas []*replica, entries []inventory.Entry, resolved map[string][]string) []inventory.Entry {
 	used := make([]bool, len(entries))
 	match := func(r *replica, ok func(e inventory.Entry) bool) {
