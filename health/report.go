@@ -125,91 +125,132 @@ func (e *eval) report() Report {
 	if problems == nil {
 		problems = []Problem{} // /status: "problems": [], never null
 	}
-	rep := Report{At: e.now, Health: StatusOf(problems), Server: e.o.Server, Stream: e.in.Stream,
-		Problems: problems, Checks: e.checks, Binlog: e.o.Binlog, Connections: e.o.Connections, Channels: e.o.Channels,
-		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync(), Unknown: semiSyncUnknown(e.o)},
-		Poll: PollInfo{At: e.o.At, Took: e.o.Took, Queries: e.o.Queries(), Rows: e.o.RowsRead(), Reads: e.o.Reads,
-			Probes: e.in.Probes}}
-	for _, r := range Reads() {
-		if c, ok := readsCheck(e.o, r); !ok {
-			rep.Checks[string(r)] = c
-		} else {
-			rep.Checks[string(r)] = Check{State: CheckOK}
-		}
-	}
-
-	zombies := e.zombieThreads()
-
-	rep.Counts = Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
-		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions,
-		SemiSyncKnown: e.o.SemiSync.Available && semiSyncUnknown(e.o) == ""}
-	for _, p := range problems {
-		rep.Counts.Problems[p.Type]++
-	}
-
-	for _, th := range e.t.self {
-		rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
-			Sidecar: true, MappingExact: true})
-	}
-	inventoried := e.in.InventoryConfigured && len(e.in.Inventory) > 0
-	status := map[string]string{} // inventory address -> status
-	for _, r := range e.t.replicas {
-		info := ReplicaInfo{Address: r.addr(), Status: ReplicaConnected, Expected: r.entry != nil,
-			Registration: r.reg, MappingExact: r.exact}
-		if r.reg != nil {
-			info.ServerID = r.reg.ServerID
-		}
-		if r.entry != nil {
-			info.SemiSyncExpected = r.entry.SemiSync
-			info.LastSeen = e.o.At
-		}
-		if pr, ok := e.in.Probes[r.probeAddr()]; ok {
-			info.Probe = &pr
-		}
-		for _, th := range r.threads {
-			info.ThreadIDs = append(info.ThreadIDs, th.ID)
-			info.User = th.User
-			rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
-				Replica: r.addr(), MappingExact: r.exact})
-			rep.Counts.DumpThreads[DumpStateClass(th.State)]++
-		}
-		if len(r.threads) > 0 {
-			info.User = r.threads[0].User
-		}
-		switch {
-		case slices.ContainsFunc(r.threads, func(th DumpThread) bool { return zombies[th.ID] }):
-			info.Status = ReplicaZombie
-		case inventoried && r.entry == nil:
-			info.Status = ReplicaUnknown
-		}
-		if r.entry != nil {
-			status[r.entry.Addr()] = info.Status
-		}
-		rep.Replicas = append(rep.Replicas, info)
-	}
-	// Without both reads an expected replica's absence proves nothing: it
-	// is then listed under inventory only, with no status.
-	if e.o.Read(ReadDumpThreads).OK() && e.o.Read(ReadReplicaHosts).OK() {
-		for _, en := range e.t.missing {
-			info := ReplicaInfo{Address: en.Addr(), Status: ReplicaMissing, Expected: true, SemiSyncExpected: en.SemiSync}
-			info.LastSeen = e.m.lastSeen[en.Addr()]
-			status[en.Addr()] = ReplicaMissing
-			rep.Replicas = append(rep.Replicas, info)
-		}
-	}
+	rep := e.header(problems)
+	e.addReadChecks(rep.Checks)
+	rep.Counts = e.counts(problems)
+	status := map[string]string{} // inventory address -> replica status
+	e.addConnected(&rep, status)
+	e.addMissing(&rep, status)
 	slices.SortFunc(rep.DumpThreads, func(a, b DumpThreadInfo) int { return cmpDesc(b.ID, a.ID) })
 	slices.SortFunc(rep.Replicas, func(a, b ReplicaInfo) int { return strings.Compare(a.Address, b.Address) })
 	for _, r := range rep.Replicas {
 		rep.Counts.Replicas[r.Status]++
 	}
 	rep.Counts.Replicas[ReplicaExpected] = len(e.in.Inventory)
+	rep.Inventory = e.inventoryInfo(status)
+	return rep
+}
 
-	rep.Inventory = InventoryInfo{Configured: e.in.InventoryConfigured, Error: e.in.InventoryErr, Entries: []InventoryEntry{}}
+// header is the report's server, stream, problems, rule checks and poll.
+func (e *eval) header(problems []Problem) Report {
+	return Report{At: e.now, Health: StatusOf(problems), Server: e.o.Server, Stream: e.in.Stream,
+		Problems: problems, Checks: e.checks, Binlog: e.o.Binlog, Connections: e.o.Connections, Channels: e.o.Channels,
+		SemiSync: SemiSyncInfo{SemiSync: e.o.SemiSync, ExpectedReplicas: e.expectedSemiSync(), Unknown: semiSyncUnknown(e.o)},
+		Poll: PollInfo{At: e.o.At, Took: e.o.Took, Queries: e.o.Queries(), Rows: e.o.RowsRead(), Reads: e.o.Reads,
+			Probes: e.in.Probes}}
+}
+
+// addReadChecks adds each read's check to the rules' checks.
+func (e *eval) addReadChecks(checks map[string]Check) {
+	for _, r := range Reads() {
+		if c, ok := readsCheck(e.o, r); !ok {
+			checks[string(r)] = c
+		} else {
+			checks[string(r)] = Check{State: CheckOK}
+		}
+	}
+}
+
+// counts are the gauge figures with every label value present; the dump
+// threads and replicas are counted as they are listed.
+func (e *eval) counts(problems []Problem) Counts {
+	c := Counts{DumpThreads: zeroCounts(DumpThreadStates()), Replicas: zeroCounts(ReplicaStatuses()),
+		Problems: zeroCounts(ProblemTypes()), SemiSyncClients: e.o.SemiSync.Clients, SemiSyncWaitSessions: e.o.SemiSync.WaitSessions,
+		SemiSyncKnown: e.o.SemiSync.Available && semiSyncUnknown(e.o) == ""}
+	for _, p := range problems {
+		c.Problems[p.Type]++
+	}
+	return c
+}
+
+// addConnected lists the sidecar's own threads, then every replica
+// identify found with its threads, and records the status of each
+// inventory entry matched.
+func (e *eval) addConnected(rep *Report, status map[string]string) {
+	for _, th := range e.t.self {
+		rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
+			Sidecar: true, MappingExact: true})
+	}
+	zombies := e.zombieThreads()
+	for _, r := range e.t.replicas {
+		info := e.replicaInfo(r, zombies)
+		for _, th := range r.threads {
+			rep.DumpThreads = append(rep.DumpThreads, DumpThreadInfo{DumpThread: th, Class: DumpStateClass(th.State),
+				Replica: r.addr(), MappingExact: r.exact})
+			rep.Counts.DumpThreads[DumpStateClass(th.State)]++
+		}
+		if r.entry != nil {
+			status[r.entry.Addr()] = info.Status
+		}
+		rep.Replicas = append(rep.Replicas, info)
+	}
+}
+
+// replicaInfo is one replica identify found: zombie when one of its
+// threads is, unknown when an inventory does not list it, else connected.
+func (e *eval) replicaInfo(r *replica, zombies map[uint64]bool) ReplicaInfo {
+	info := ReplicaInfo{Address: r.addr(), Status: ReplicaConnected, Expected: r.entry != nil,
+		Registration: r.reg, MappingExact: r.exact}
+	if r.reg != nil {
+		info.ServerID = r.reg.ServerID
+	}
+	if r.entry != nil {
+		info.SemiSyncExpected = r.entry.SemiSync
+		info.LastSeen = e.o.At
+	}
+	if pr, ok := e.in.Probes[r.probeAddr()]; ok {
+		info.Probe = &pr
+	}
+	for _, th := range r.threads {
+		info.ThreadIDs = append(info.ThreadIDs, th.ID)
+	}
+	if len(r.threads) > 0 {
+		info.User = r.threads[0].User
+	}
+	inventoried := e.in.InventoryConfigured && len(e.in.Inventory) > 0
+	switch {
+	case slices.ContainsFunc(r.threads, func(th DumpThread) bool { return zombies[th.ID] }):
+		info.Status = ReplicaZombie
+	case inventoried && r.entry == nil:
+		info.Status = ReplicaUnknown
+	}
+	return info
+}
+
+// addMissing lists the expected replicas with no thread. Without both
+// reads an expected replica's absence proves nothing: it is then listed
+// under inventory only, with no status.
+func (e *eval) addMissing(rep *Report, status map[string]string) {
+	if !e.o.Read(ReadDumpThreads).OK() || !e.o.Read(ReadReplicaHosts).OK() {
+		return
+	}
+	for _, en := range e.t.missing {
+		info := ReplicaInfo{Address: en.Addr(), Status: ReplicaMissing, Expected: true, SemiSyncExpected: en.SemiSync}
+		info.LastSeen = e.m.lastSeen[en.Addr()]
+		status[en.Addr()] = ReplicaMissing
+		rep.Replicas = append(rep.Replicas, info)
+	}
+}
+
+// inventoryInfo is the inventory in use, each entry with its addresses and
+// the status its replica has in this report.
+func (e *eval) inventoryInfo(status map[string]string) InventoryInfo {
+	inv := InventoryInfo{Configured: e.in.InventoryConfigured, Error: e.in.InventoryErr, Entries: []InventoryEntry{}}
 	for _, en := range e.in.Inventory {
-		rep.Inventory.Entries = append(rep.Inventory.Entries, InventoryEntry{Address: en.Addr(), SemiSync: en.SemiSync,
+		inv.Entries = append(inv.Entries, InventoryEntry{Address: en.Addr(), SemiSync: en.SemiSync,
 			IPs: hostIPs(en.Host, e.in.Resolved), Status: status[en.Addr()]})
 	}
-	return rep
+	return inv
 }
 
 // zombieThreads are the dump threads of the active dump_thread.zombie
