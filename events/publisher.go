@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/events/spool"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/regfile"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
@@ -142,7 +143,7 @@ type Publisher struct {
 	dropped      uint64
 	closed       bool
 	started      bool
-	dropLog      limiter
+	dropLog      lograte.Limiter
 	dead         *deadLetters
 	denied       denials
 	pubMu        sync.Mutex // guards pubCount
@@ -154,8 +155,8 @@ type Publisher struct {
 	conns    atomic.Uint64 // connects and reconnects so far
 	sawJS    bool          // touched by the sender only
 	jsWarned bool          // touched by the sender only
-	errLog   limiter
-	connLog  limiter
+	errLog   lograte.Limiter
+	connLog  lograte.Limiter
 	cancel   context.CancelFunc
 	memCh    chan struct{} // an event entered the memory queue
 	spoolCh  chan struct{} // records entered the spool
@@ -198,7 +199,7 @@ func New(opts Options, log zerolog.Logger) (*Publisher, error) {
 		pubCount: map[string]uint64{},
 		memCh:    make(chan struct{}, 1), spoolCh: make(chan struct{}, 1), connCh: make(chan struct{}, 1),
 		drainCh: make(chan struct{}), wDone: make(chan struct{}), sDone: make(chan struct{}),
-		dropLog: limiter{every: errorLogEvery}, errLog: limiter{every: errorLogEvery}, connLog: limiter{every: errorLogEvery},
+		dropLog: lograte.Limiter{Every: errorLogEvery}, errLog: lograte.Limiter{Every: errorLogEvery}, connLog: lograte.Limiter{Every: errorLogEvery},
 	}
 	p.appendSpool = sp.Append
 	p.dead = newDeadLetters(opts.DataDir)
@@ -249,12 +250,12 @@ func (p *Publisher) Start(ctx context.Context) error {
 		// sender dead-letters the records whose subject was refused.
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			p.denied.record(err)
-			if p.errLog.allow() {
+			if p.errLog.Allow() {
 				p.log.Warn().Err(err).Msg("nats error")
 			}
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			if p.connLog.allow() {
+			if p.connLog.Allow() {
 				p.log.Warn().Err(p.redactErr(err)).Str("urls", RedactURLs(strings.Join(p.opts.URLs, ","))).Msg("nats connect failed")
 			}
 		}),
@@ -328,7 +329,7 @@ func (p *Publisher) Publish(e Event) {
 	}
 	p.dropped += uint64(len(dropped))
 	total, closed := p.dropped, p.closed
-	logDrop := len(dropped) > 0 && p.dropLog.allow()
+	logDrop := len(dropped) > 0 && p.dropLog.Allow()
 	p.mu.Unlock()
 
 	if logDrop {
@@ -383,7 +384,7 @@ func (p *Publisher) writeLoop(ctx context.Context) {
 				attempt = 1
 				continue
 			}
-			if p.errLog.allow() {
+			if p.errLog.Allow() {
 				p.log.Error().Err(err).Int("queued", len(batch)-n).Msg("spool write failed")
 			}
 			sleep(ctx, backoff(attempt))
@@ -547,21 +548,4 @@ func notify(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// limiter lets a log line through at most once per every.
-type limiter struct {
-	mu    sync.Mutex
-	every time.Duration
-	last  time.Time
-}
-
-func (l *limiter) allow() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.last) >= l.every {
-		l.last = now
-		return true
-	}
-	return false
 }

@@ -57,7 +57,7 @@ func (p *Publisher) sendLoop(ctx context.Context) {
 			continue
 		}
 		s.failures++
-		if p.errLog.allow() {
+		if p.errLog.Allow() {
 			p.log.Warn().Err(err).Int("failures", s.failures).Int("in_flight", len(s.pending)).Msg("publish failed")
 		}
 		sleep(ctx, backoff(s.failures))
@@ -254,7 +254,7 @@ func (s *sender) acked(n int) {
 	err := p.spool.Ack(s.pending[n-1].Seq)
 	done := s.pending[:n]
 	s.pending = append(s.pending[:0:0], s.pending[n:]...)
-	if err != nil && p.errLog.allow() {
+	if err != nil && p.errLog.Allow() {
 		// Not fatal: the records go out again after a restart, as duplicates.
 		p.log.Error().Err(err).Msg("spool ack failed")
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 )
 
 // Defaults for Options, and the largest record Append takes.
@@ -128,8 +130,8 @@ type Spool struct {
 	dropped  uint64
 	lost     uint64
 	closed   bool
-	// enforceLogged is when a failed drop was last logged.
-	enforceLogged time.Time
+	// enforceLog rate-limits the line of a failed drop.
+	enforceLog lograte.Limiter
 
 	// Copies of the counters for readers that must not wait for a write
 	// and its fsync (metrics); stored under mu by publish.
@@ -162,7 +164,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	s := &Spool{dir: dir, opts: opts, log: opts.Log.With().Str("spool", dir).Logger()}
+	s := &Spool{dir: dir, opts: opts, log: opts.Log.With().Str("spool", dir).Logger(), enforceLog: lograte.Limiter{Every: enforceLogEvery}}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("open spool: %w", err)
@@ -679,8 +681,7 @@ func (s *Spool) Append(recs []Record) (int, error) {
 	if err := s.writeAck(); err != nil {
 		s.log.Warn().Err(err).Msg("spool: recording the highest appended sequence number failed")
 	}
-	if err := s.enforce(); err != nil && time.Since(s.enforceLogged) >= enforceLogEvery {
-		s.enforceLogged = time.Now()
+	if err := s.enforce(); err != nil && s.enforceLog.Allow() {
 		s.log.Error().Err(err).Int64("bytes", s.bytes).Int64("max_bytes", s.opts.MaxBytes).
 			Msg("spool over its bound and dropping failed; retried at the next append")
 	}

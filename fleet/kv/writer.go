@@ -10,6 +10,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -50,7 +51,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		last     fleet.Document
 		lastAt   time.Time
 		lastSeen uint64 // events counted at the last put
-		failing  time.Time
+		failing  bool
+		failLog  = lograte.Limiter{Every: errorLogEvery}
 	)
 	key := Key(w.Cluster, w.Instance)
 	for {
@@ -75,15 +77,16 @@ func (w *Writer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if failing.IsZero() || now.Sub(failing) > errorLogEvery {
+			if failLog.Allow() {
 				w.Log.Warn().Err(err).Str("bucket", w.Bucket).Msg("fleet status not put, retrying")
-				failing = now
 			}
+			failing = true
 			continue
 		}
-		if !failing.IsZero() {
+		if failing {
 			w.Log.Info().Str("bucket", w.Bucket).Msg("fleet status put again")
-			failing = time.Time{}
+			failing = false
+			failLog.Reset()
 		}
 		last, lastAt, lastSeen = doc, now, snap.EventsTotal()
 	}

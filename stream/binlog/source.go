@@ -16,6 +16,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -60,10 +61,9 @@ type Source struct {
 	errMu   sync.Mutex
 	lastErr error
 
-	failures     int // consecutive failed sessions without progress
-	lastLogged   time.Time
-	lastLoggedAs string
-	warned       map[string]bool
+	failures int // consecutive failed sessions without progress
+	failLog  lograte.Limiter
+	warned   map[string]bool
 }
 
 // New returns a Source; nothing connects until Run.
@@ -77,6 +77,7 @@ func New(cfg Config, meter *stream.Meter, log zerolog.Logger) *Source {
 		t:      newTranslator(meter, log, cfg.StopAt),
 		warned: make(map[string]bool),
 	}
+	s.failLog.Every = errorLogInterval
 	s.t.onFirstEvent = s.connected
 	s.t.onCommit = cfg.OnCommit
 	s.t.onCanary = cfg.OnCanary
@@ -392,12 +393,12 @@ func (s *Source) connected() {
 // logFailure logs a failed session: the first of a streak, a changed
 // error, and then at most once per errorLogInterval.
 func (s *Source) logFailure(err error, wait time.Duration) {
-	msg := err.Error()
-	now := time.Now()
-	if s.failures > 1 && msg == s.lastLoggedAs && now.Sub(s.lastLogged) < errorLogInterval {
+	if s.failures == 1 {
+		s.failLog.Reset() // the first failure of a streak is always news
+	}
+	if !s.failLog.AllowKey(err.Error()) {
 		return
 	}
-	s.lastLogged, s.lastLoggedAs = now, msg
 	s.log.Warn().Err(err).Str("hint", Hint(err)).Int("attempt", s.failures).
 		Dur("retry_in", wait).Msg("binlog stream failed")
 }
