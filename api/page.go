@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -50,7 +51,9 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 		hist = s.src.History()
 	}
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, buildPage(s.src.Name, doc.Report, doc.Bus, hist, time.Now())); err != nil {
+	v := buildPage(s.src.Name, doc.Report, doc.Bus, hist, time.Now())
+	v.Canary = canaryPage(doc.Canary)
+	if err := pageTmpl.Execute(&buf, v); err != nil {
 		s.log.Error().Err(err).Msg("render status page")
 		http.Error(w, "rendering the status page failed; /status has the same figures", http.StatusInternalServerError)
 		return
@@ -87,6 +90,7 @@ type pageView struct {
 	Timeline     []timelineView
 	TimelineMax  int
 	Bus          events.Stats
+	Canary       canaryView
 	CSS          template.CSS
 	JS           template.JS
 }
@@ -102,6 +106,80 @@ type checkView struct{ Name, State, Reason string }
 type countView struct {
 	Name string
 	N    int
+}
+
+// canaryView is the commit-latency canary's card: its state in words and
+// its latencies as /status carries them (the last 60 samples).
+type canaryView struct {
+	On         bool   // SIDECAR_CANARY is on
+	State      string // the canary's state, as in /status
+	Label      string // the state in words: running, skipped, ...
+	Sev        string // the state's colour and icon
+	Reason     string
+	Commit     latencyView
+	Delivery   latencyView
+	InFlight   string // how long the write in flight has waited; "" when none
+	Writes     uint64
+	Timeouts   uint64
+	Killed     uint64
+	IntervalMS float64
+	SlowMS     float64
+}
+
+// latencyView is one latency: p50 and p99 of the recent samples and the
+// latest; Have is false before the first sample.
+type latencyView struct {
+	Have           bool
+	P50, P99, Last string
+}
+
+// canaryStates are the canary's states as the page names and colours
+// them: a canary that writes is running; one that skips on a read-only
+// server does what it should.
+var canaryStates = map[string][2]string{
+	canary.StateStarting:    {"starting", "muted"},
+	canary.StateWriting:     {"running", "ok"},
+	canary.StateSkipped:     {"skipped", "info"},
+	canary.StateUnavailable: {"unavailable", "warning"},
+	canary.StateFailing:     {"failing", "warning"},
+}
+
+// canaryPage turns the canary's status into its card; off when nil.
+func canaryPage(st *canary.Status) canaryView {
+	if st == nil {
+		return canaryView{}
+	}
+	v := canaryView{On: true, State: st.State, Label: st.State, Sev: "muted", Reason: st.Reason,
+		Commit: latency(st.CommitMS, st.LastCommitMS), Delivery: latency(st.DeliveryMS, st.LastDeliveryMS),
+		Writes: st.Writes, Timeouts: st.Timeouts, Killed: st.Killed, IntervalMS: st.IntervalMS, SlowMS: st.SlowMS}
+	if ls, ok := canaryStates[st.State]; ok {
+		v.Label, v.Sev = ls[0], ls[1]
+	}
+	if st.InFlightMS != nil {
+		v.InFlight = millis(*st.InFlightMS)
+	}
+	return v
+}
+
+func latency(sum *stream.LatencySummary, last *float64) latencyView {
+	if sum == nil || last == nil {
+		return latencyView{}
+	}
+	return latencyView{Have: true, P50: millis(sum.P50), P99: millis(sum.P99), Last: millis(*last)}
+}
+
+// millis renders a latency in milliseconds with three significant
+// figures, in seconds from 10 s on.
+func millis(ms float64) string {
+	switch {
+	case ms >= 10_000:
+		return strconv.FormatFloat(ms/1000, 'f', 1, 64) + " s"
+	case ms >= 100:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	case ms >= 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + " ms"
 }
 
 type timelineView struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
@@ -42,7 +43,7 @@ func pageReport(now time.Time) health.Report {
 	}
 }
 
-func pageServer(t *testing.T, now time.Time) *httptest.Server {
+func pageServer(t *testing.T, now time.Time, opts ...func(*Sources)) *httptest.Server {
 	t.Helper()
 	hist := NewHistory(HistoryWindow, HistoryStep, HistoryEvents)
 	for i := range 200 {
@@ -53,14 +54,18 @@ func pageServer(t *testing.T, now time.Time) *httptest.Server {
 	snap := stream.Snapshot{At: now, Connected: true, ConnectedSince: now.Add(-time.Hour), LastReceived: now, HeartbeatPeriod: time.Second,
 		Position: stream.Position{File: "mariadb-bin.000007", Pos: 1234}, BehindBytes: new(int64),
 		TopTables: []stream.TableStat{{Schema: "shop", Table: "orders", Rows: 1500, Bytes: 2_500_000}}}
-	s := New(":0", Sources{
+	src := Sources{
 		Stream:  func() stream.Snapshot { return snap },
 		Health:  func() health.Report { return pageReport(time.Now()) },
 		Bus:     func() events.Stats { return events.Stats{Connected: true, JetStream: true} },
 		Live:    func() error { return nil },
 		History: hist.View,
 		Name:    "prod/db-1",
-	}, zerolog.Nop())
+	}
+	for _, o := range opts {
+		o(&src)
+	}
+	s := New(":0", src, zerolog.Nop())
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -135,6 +140,74 @@ func TestPage(t *testing.T) {
 	// / is the page; other unknown paths stay 404.
 	if code, _ := get(t, srv.URL+"/nope"); code != 404 {
 		t.Errorf("GET /nope = %d, want 404", code)
+	}
+}
+
+// TestPage_canary: the canary's card shows its state in words, its reason
+// when it does not write, and commit and delivery latency (p50, p99 and
+// the latest) as /status carries them; without the canary it says how to
+// turn it on.
+func TestPage_canary(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name   string
+		give   *canary.Status
+		want   []string
+		absent []string
+	}{
+		{
+			name:   "off",
+			want:   []string{`<section id="canary"`, "Off: SIDECAR_CANARY=true"},
+			absent: []string{"data-state="},
+		},
+		{
+			name: "running, with figures",
+			give: &canary.Status{State: canary.StateWriting, IntervalMS: 1000, SlowMS: 1000, Writes: 42, Timeouts: 1,
+				CommitMS:     &stream.LatencySummary{P50: 0.812, P99: 4.25, Max: 9},
+				DeliveryMS:   &stream.LatencySummary{P50: 1.5, P99: 12.34, Max: 20},
+				LastCommitMS: f(0.734), LastDeliveryMS: f(1.234)},
+			want: []string{`data-state="writing"`, "running", `class="s-ok"`,
+				`<dd class="commit">p50 <b>0.81 ms</b> · p99 <b>4.25 ms</b> · last 0.73 ms</dd>`,
+				`<dd class="delivery">p50 <b>1.50 ms</b> · p99 <b>12.3 ms</b> · last 1.23 ms</dd>`,
+				"42 · 1 timed out · 0 killed", "1000 ms · 1000 ms"},
+			absent: []string{"no sample yet", "in flight"},
+		},
+		{
+			name: "skipped on a read-only server, with the reason",
+			give: &canary.Status{State: canary.StateSkipped, Reason: "server is read-only: The MariaDB server is running with the --read-only option"},
+			want: []string{`data-state="skipped"`, "skipped — ", `<span class="reason">server is read-only: The MariaDB server is running with the --read-only option</span>`,
+				`<dd class="commit">no sample yet</dd>`},
+		},
+		{
+			name: "unavailable, a write blocked in flight",
+			give: &canary.Status{State: canary.StateUnavailable, Reason: "missing privilege INSERT", InFlightMS: f(20012)},
+			want: []string{`data-state="unavailable"`, `class="s-warning"`, "unavailable — ", "missing privilege INSERT", "a write has waited 20.0 s"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := pageServer(t, time.Now(), func(src *Sources) {
+				if tt.give != nil {
+					src.Canary = func() canary.Status { return *tt.give }
+				}
+			})
+			code, body := get(t, srv.URL+"/")
+			if code != 200 {
+				t.Fatalf("GET / = %d", code)
+			}
+			card := body[strings.Index(body, `<section id="canary"`):]
+			card = card[:strings.Index(card, "</section>")]
+			for _, want := range tt.want {
+				if !strings.Contains(card, want) {
+					t.Errorf("canary card lacks %q:\n%s", want, card)
+				}
+			}
+			for _, no := range tt.absent {
+				if strings.Contains(card, no) {
+					t.Errorf("canary card has %q:\n%s", no, card)
+				}
+			}
+		})
 	}
 }
 

@@ -98,12 +98,13 @@ func TestStatusPage_browser(t *testing.T) {
 	primary := testdb.StartPrimary(t, testdb.Options{Name: "pagep"})
 	replica := testdb.StartReplica(t, primary, testdb.Options{Name: "pager", Extra: []string{"--report-host=127.0.0.1"}})
 	primary.Exec(t, "CREATE TABLE sbtest.orders (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40))")
+	primary.Exec(t, "GRANT SELECT, INSERT, UPDATE, CREATE ON binlog_sidecar.* TO 'sidecar'@'%'") // the canary's
 
 	d := startDaemon(t, []string{
 		"SIDECAR_MYSQL_ADDR=" + primary.Addr, "SIDECAR_MYSQL_USER=sidecar", "SIDECAR_MYSQL_PASSWORD=sidecar",
 		"SIDECAR_HEARTBEAT_PERIOD=200ms", "SIDECAR_POLL_INTERVAL=500ms", "SIDECAR_PROBE_TIMEOUT=500ms",
 		"SIDECAR_ZOMBIE_GRACE=2s", fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d", replica.Port),
-		"SIDECAR_LOG_LEVEL=warn",
+		"SIDECAR_LOG_LEVEL=warn", "SIDECAR_CANARY=true", "SIDECAR_CANARY_INTERVAL=200ms",
 	})
 	base := d.base
 	t.Cleanup(func() {
@@ -174,6 +175,19 @@ func TestStatusPage_browser(t *testing.T) {
 	if s := text("#replicas"); !strings.Contains(s, "connected") {
 		t.Errorf("replicas section reads %q, want the replica connected", s)
 	}
+	// The canary's card: running, with commit and delivery latency.
+	step("canary figures drawn", 60*time.Second, chromedp.WaitVisible(chromedp.CSS(`#canary dd[data-state="writing"]`)))
+	waitFor(t, "canary commit and delivery figures on the open page", 30*time.Second, func() bool {
+		return eval(`/p50 [0-9.]+ m?s/.test(document.querySelector('#canary dd.commit').textContent) &&
+			/p50 [0-9.]+ m?s/.test(document.querySelector('#canary dd.delivery').textContent)`)
+	})
+	canaryCard := text("#canary")
+	for _, want := range []string{"running", "commit", "p99", "last", "delivery"} {
+		if !strings.Contains(canaryCard, want) {
+			t.Errorf("canary card lacks %q:\n%s", want, canaryCard)
+		}
+	}
+	t.Logf("canary card: %s", strings.Join(strings.Fields(canaryCard), " "))
 	screenshot("status-page-ok.png")
 
 	// Everything ok just before the fault, so that what follows is its doing.
