@@ -2,7 +2,6 @@ package binlog
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -162,105 +161,122 @@ var errUnsupportedType = errors.New("unsupported column type")
 // log_event_print_value in MySQL's sql/log_event.cc and MariaDB's
 // Field::binlog_type/ save_field_metadata.
 func columnSpec(t byte, meta []byte) (spec colSpec, used int, err error) {
-	need := func(n int) bool { return len(meta) >= n }
+	if n, ok := noMetaWidth(t); ok {
+		return colSpec{fixed: n}, 0, nil
+	}
+	switch used = metaSize(t); {
+	case used == 0:
+		return colSpec{}, 0, fmt.Errorf("%w: %d", errUnsupportedType, t)
+	case len(meta) < used:
+		return colSpec{}, 0, errTableMapShort
+	case used == 1:
+		spec, err = oneByteMetaSpec(t, meta[0])
+	default:
+		spec, err = twoByteMetaSpec(t, meta[0], meta[1])
+	}
+	if err != nil {
+		return colSpec{}, 0, err
+	}
+	return spec, used, nil
+}
+
+// noMetaWidth is the stored width of the types that have no table-map
+// metadata; ok is false for the others.
+func noMetaWidth(t byte) (width uint16, ok bool) {
 	switch t {
 	case typeTiny, typeYear:
-		return colSpec{fixed: 1}, 0, nil
+		return 1, true
 	case typeShort:
-		return colSpec{fixed: 2}, 0, nil
+		return 2, true
 	case typeInt24, typeDate, typeTime, typeNewDate:
-		return colSpec{fixed: 3}, 0, nil
+		return 3, true
 	case typeLong, typeTimestamp:
-		return colSpec{fixed: 4}, 0, nil
+		return 4, true
 	case typeLongLong, typeDatetime:
-		return colSpec{fixed: 8}, 0, nil
+		return 8, true
 	case typeNull:
-		return colSpec{fixed: 0}, 0, nil
-	case typeFloat, typeDouble:
-		// Metadata is the storage size (4 or 8).
-		if !need(1) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		if t == typeFloat {
-			return colSpec{fixed: 4}, 1, nil
-		}
-		return colSpec{fixed: 8}, 1, nil
-	case typeTimestamp2:
-		if !need(1) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{fixed: 4 + (uint16(meta[0])+1)/2}, 1, nil
-	case typeDatetime2:
-		if !need(1) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{fixed: 5 + (uint16(meta[0])+1)/2}, 1, nil
-	case typeTime2:
-		if !need(1) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{fixed: 3 + (uint16(meta[0])+1)/2}, 1, nil
-	case typeBlob, typeGeometry, typeJSON, typeVector, typeBlobCompressed:
-		// Metadata is the length prefix size, 1 to 4 bytes.
-		if !need(1) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		if meta[0] < 1 || meta[0] > 4 {
-			return colSpec{}, 0, fmt.Errorf("%w: blob length size %d", errUnsupportedType, meta[0])
-		}
-		return colSpec{prefix: meta[0]}, 1, nil
-	case typeVarchar, typeVarString, typeVarcharCompressed:
-		// Metadata is the maximum length in bytes (2 bytes LE).
-		if !need(2) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{prefix: stringPrefix(int(binary.LittleEndian.Uint16(meta)))}, 2, nil
-	case typeBit:
-		// Metadata: bits in the last byte, then whole bytes.
-		if !need(2) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		nbits := uint16(meta[1])*8 + uint16(meta[0])
-		return colSpec{fixed: (nbits + 7) / 8}, 2, nil
-	case typeNewDecimal:
-		if !need(2) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{fixed: uint16(decimalSize(int(meta[0]), int(meta[1])))}, 2, nil
-	case typeString:
-		// Metadata: real type (with two bits of the length folded in
-		// when the length is over 255), then length or pack size.
-		if !need(2) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		b0, b1 := meta[0], meta[1]
-		real, length := b0, int(b1)
-		switch {
-		case b0 == 0:
-			real = typeString
-		case b0&0x30 != 0x30:
-			// CHAR longer than 255 bytes: the real type is b0|0x30 and
-			// the length's top bits are the complemented 0x30 bits.
-			length = int(b1) | int((b0&0x30)^0x30)<<4
-			real = b0 | 0x30
-		}
-		switch real {
-		case typeEnum, typeSet:
-			// Stored as its pack length (1 or 2 for ENUM, 1..8 for SET).
-			return colSpec{fixed: uint16(b1)}, 2, nil
-		case typeString:
-			return colSpec{prefix: stringPrefix(length)}, 2, nil
-		}
-		return colSpec{}, 0, fmt.Errorf("%w: STRING with real type %d", errUnsupportedType, real)
-	case typeEnum, typeSet:
-		// Not written as such by servers (they use STRING), but the
-		// metadata layout is the same if one does.
-		if !need(2) {
-			return colSpec{}, 0, errTableMapShort
-		}
-		return colSpec{fixed: uint16(meta[1])}, 2, nil
+		return 0, true
 	}
-	return colSpec{}, 0, fmt.Errorf("%w: %d", errUnsupportedType, t)
+	return 0, false
+}
+
+// metaSize is how many table-map metadata bytes a type with metadata has;
+// 0 for a type not known here.
+func metaSize(t byte) int {
+	switch t {
+	case typeFloat, typeDouble, typeTimestamp2, typeDatetime2, typeTime2,
+		typeBlob, typeGeometry, typeJSON, typeVector, typeBlobCompressed:
+		return 1
+	case typeVarchar, typeVarString, typeVarcharCompressed, typeBit, typeNewDecimal,
+		typeString, typeEnum, typeSet:
+		return 2
+	}
+	return 0
+}
+
+// oneByteMetaSpec is the spec of a type with one metadata byte m.
+func oneByteMetaSpec(t, m byte) (colSpec, error) {
+	switch t {
+	case typeFloat: // m is the storage size (4)
+		return colSpec{fixed: 4}, nil
+	case typeDouble:
+		return colSpec{fixed: 8}, nil
+	case typeTimestamp2: // m is the fractional digits, two per byte
+		return colSpec{fixed: 4 + (uint16(m)+1)/2}, nil
+	case typeDatetime2:
+		return colSpec{fixed: 5 + (uint16(m)+1)/2}, nil
+	case typeTime2:
+		return colSpec{fixed: 3 + (uint16(m)+1)/2}, nil
+	}
+	// The blobs, JSON, geometry, vector: m is the length prefix size, 1 to 4 bytes.
+	if m < 1 || m > 4 {
+		return colSpec{}, fmt.Errorf("%w: blob length size %d", errUnsupportedType, m)
+	}
+	return colSpec{prefix: m}, nil
+}
+
+// twoByteMetaSpec is the spec of a type with two metadata bytes m0, m1.
+func twoByteMetaSpec(t, m0, m1 byte) (colSpec, error) {
+	switch t {
+	case typeVarchar, typeVarString, typeVarcharCompressed:
+		// The maximum length in bytes, little-endian.
+		return colSpec{prefix: stringPrefix(int(m0) | int(m1)<<8)}, nil
+	case typeBit:
+		// Bits in the last byte, then whole bytes.
+		nbits := uint16(m1)*8 + uint16(m0)
+		return colSpec{fixed: (nbits + 7) / 8}, nil
+	case typeNewDecimal:
+		return colSpec{fixed: uint16(decimalSize(int(m0), int(m1)))}, nil
+	case typeString:
+		return stringSpec(m0, m1)
+	}
+	// ENUM and SET: not written as such by servers (they use STRING), but
+	// the metadata layout is the same if one does: m1 is the pack length.
+	return colSpec{fixed: uint16(m1)}, nil
+}
+
+// stringSpec is the spec of a STRING column from its metadata: the real
+// type (with two bits of the length folded in when the length is over
+// 255), then the length or pack size.
+func stringSpec(b0, b1 byte) (colSpec, error) {
+	real, length := b0, int(b1)
+	switch {
+	case b0 == 0:
+		real = typeString
+	case b0&0x30 != 0x30:
+		// CHAR longer than 255 bytes: the real type is b0|0x30 and the
+		// length's top bits are the complemented 0x30 bits.
+		length = int(b1) | int((b0&0x30)^0x30)<<4
+		real = b0 | 0x30
+	}
+	switch real {
+	case typeEnum, typeSet:
+		// Stored as its pack length (1 or 2 for ENUM, 1..8 for SET).
+		return colSpec{fixed: uint16(b1)}, nil
+	case typeString:
+		return colSpec{prefix: stringPrefix(length)}, nil
+	}
+	return colSpec{}, fmt.Errorf("%w: STRING with real type %d", errUnsupportedType, real)
 }
 
 // stringPrefix is the length prefix of a string column whose maximum length
