@@ -152,6 +152,19 @@ func (t *translator) handle(raw []byte) error {
 	if err != nil {
 		return err
 	}
+	t.noteReceived()
+	if done, err := t.control(raw, h); done {
+		return err
+	}
+	t.advance(h)
+	body := t.count(raw, h)
+	endsGroup := t.apply(body, h)
+	return t.settle(h, endsGroup)
+}
+
+// noteReceived counts an event for the Source's watchdog and runs
+// onFirstEvent at a session's first.
+func (t *translator) noteReceived() {
 	t.received.Add(1)
 	if !t.started {
 		t.started = true
@@ -159,12 +172,20 @@ func (t *translator) handle(raw []byte) error {
 			t.onFirstEvent()
 		}
 	}
+}
+
+// control handles the events that are not a binlog event at the stream's
+// position: heartbeats, ROTATEs, an FDE resent at a dump's start, and the
+// events a server makes up for the dump (MariaDB's artificial GTID list of
+// a GTID dump carries the start point). done reports that the event is
+// fully handled, with err the result.
+func (t *translator) control(raw []byte, h header) (done bool, err error) {
 	switch h.typ {
 	case evHeartbeat, evHeartbeatV2:
 		t.heartbeat(raw, h)
-		return nil
+		return true, nil
 	case evRotate:
-		return t.rotate(raw, h)
+		return true, t.rotate(raw, h)
 	case evFormatDescription:
 		if fd, err := decodeFormatDescription(raw[headerLen:]); err != nil {
 			t.warn("format description event not decoded; keeping the previous format", err)
@@ -174,19 +195,22 @@ func (t *translator) handle(raw []byte) error {
 		if h.logPos == 0 {
 			// Re-sent at the start of a dump that begins past the
 			// file's own FDE: not in the binlog at this position.
-			return nil
+			return true, nil
 		}
 	}
 	if h.flags&flagArtificial != 0 {
-		// Made up by the server for this dump, not in the file. MariaDB's
-		// artificial GTID list of a GTID dump carries the start point.
 		if t.preamble && h.logPos != 0 {
 			t.endPreamble(h.logPos)
 		}
-		return nil
+		return true, nil
 	}
+	return false, nil
+}
 
-	// A real event: it is in the binlog and counts.
+// advance moves the position past a real event (it is in the binlog and
+// counts). In the preamble of a GTID-started dump, the event shows where
+// the dump starts.
+func (t *translator) advance(h header) {
 	if t.preamble && h.logPos != 0 {
 		switch start := h.logPos - h.size; {
 		case isGTIDEvent(h.typ):
@@ -200,6 +224,11 @@ func (t *translator) handle(raw []byte) error {
 	} else {
 		t.pos += h.size
 	}
+}
+
+// count adds the event to the batch's figures and returns its body, the
+// checksum cut off.
+func (t *translator) count(raw []byte, h header) []byte {
 	b := &t.batch
 	b.Events[metricType[h.typ]]++
 	b.Bytes += uint64(h.size)
@@ -210,51 +239,36 @@ func (t *translator) handle(raw []byte) error {
 	if end < headerLen {
 		end = headerLen
 	}
-	body := raw[headerLen:end]
+	return raw[headerLen:end]
+}
 
-	endsGroup := false
+// apply decodes what the event means for the event group and the batch,
+// and reports whether it ends the group.
+func (t *translator) apply(body []byte, h header) (endsGroup bool) {
 	switch h.typ {
 	case evMariaGTID:
-		t.openGroup()
-		if len(body) >= 13 {
-			b.GTID = stream.GTID{
-				Kind:   stream.GTIDMariaDB,
-				Seq:    binary.LittleEndian.Uint64(body),
-				Domain: binary.LittleEndian.Uint32(body[8:]),
-				Server: h.serverID,
-			}
-			if body[12]&mariaGTIDStandalone == 0 {
-				t.group = inTxn // MariaDB sends no BEGIN after a GTID
-			}
-		}
+		t.mariaGTID(body, h)
 	case evGTID, evAnonymousGTID, evGTIDTagged:
-		t.openGroup()
-		if h.typ == evGTID && len(body) >= gtidWithGNOBody {
-			b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[gtidGNOOff:])}
-			copy(b.GTID.SID[:], body[gtidSIDOff:gtidGNOOff])
-		}
-		if h.typ != evGTIDTagged {
-			b.CommitTimeUS = immediateCommitUS(body)
-		}
+		t.mysqlGTID(body, h)
 	case evQuery:
 		q, err := queryText(body, t.fd.postHeaderLen(evQuery, queryPostHeaderLen))
 		if err != nil {
 			t.warn("query event not decoded; taken as a statement of its own", err)
 		}
-		endsGroup = t.query(classifyQuery(q))
+		return t.query(classifyQuery(q))
 	case evMariaQueryCompressed:
 		// Only long statements are compressed; never BEGIN or COMMIT.
-		endsGroup = t.query(queryOther)
+		return t.query(queryOther)
 	case evXID, evXAPrepare, evTransactionPay:
 		// A MySQL compressed transaction payload holds the whole
 		// transaction; its rows are not counted (see doc.go).
-		endsGroup = true
+		return true
 	case evTableMap:
 		t.implicitTxn()
 		if ti, err := t.tableMap(body); err != nil {
 			t.warn("table map event not decoded; rows of its table are not counted", err)
 		} else {
-			b.AddTable(ti.schema, ti.table, uint64(h.size), 0)
+			t.batch.AddTable(ti.schema, ti.table, uint64(h.size), 0)
 		}
 	case evStop:
 		// A server restart left this file without a ROTATE; the next
@@ -265,21 +279,66 @@ func (t *translator) handle(raw []byte) error {
 			t.rows(body, h, k)
 		}
 	}
+	return false
+}
 
+// mariaGTID opens a MariaDB event group: a transaction unless the GTID
+// says it is a standalone statement.
+func (t *translator) mariaGTID(body []byte, h header) {
+	t.openGroup()
+	if len(body) < 13 {
+		return
+	}
+	t.batch.GTID = stream.GTID{
+		Kind:   stream.GTIDMariaDB,
+		Seq:    binary.LittleEndian.Uint64(body),
+		Domain: binary.LittleEndian.Uint32(body[8:]),
+		Server: h.serverID,
+	}
+	if body[12]&mariaGTIDStandalone == 0 {
+		t.group = inTxn // MariaDB sends no BEGIN after a GTID
+	}
+}
+
+// mysqlGTID opens a MySQL event group and takes its GTID and commit
+// timestamp (gtidevent.go).
+func (t *translator) mysqlGTID(body []byte, h header) {
+	t.openGroup()
+	b := &t.batch
+	if h.typ == evGTID && len(body) >= gtidWithGNOBody {
+		b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[gtidGNOOff:])}
+		copy(b.GTID.SID[:], body[gtidSIDOff:gtidGNOOff])
+	}
+	if h.typ != evGTIDTagged {
+		b.CommitTimeUS = immediateCommitUS(body)
+	}
+}
+
+// settle ends the handling of a real event: held while in the preamble,
+// kept in the batch inside an open group (touching the meter now and
+// then), else the batch is committed.
+func (t *translator) settle(h header, endsGroup bool) error {
 	if t.preamble {
 		return nil // held until the first transaction shows where the dump starts
 	}
 	if t.group != outside && !endsGroup {
-		if t.touchCost += 1 + h.size>>12; t.touchCost >= touchCheckCost {
-			t.touchCost = 0
-			if now := t.clock(); now-t.lastTouch >= t.touchInterval {
-				t.lastTouch = now
-				t.meter.Touch()
-			}
-		}
+		t.touchInGroup(h)
 		return nil
 	}
 	return t.commit(endsGroup)
+}
+
+// touchInGroup keeps a long transaction from looking like a stall: see
+// touchCheckCost.
+func (t *translator) touchInGroup(h header) {
+	if t.touchCost += 1 + h.size>>12; t.touchCost < touchCheckCost {
+		return
+	}
+	t.touchCost = 0
+	if now := t.clock(); now-t.lastTouch >= t.touchInterval {
+		t.lastTouch = now
+		t.meter.Touch()
+	}
 }
 
 // warn logs a decoding problem once per session.
