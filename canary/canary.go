@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -47,7 +47,7 @@ const (
 
 // Config configures a Canary.
 type Config struct {
-	Target   mytls.Target
+	Target   client.Target
 	Instance string // the row's key
 	Interval time.Duration
 	Timeout  time.Duration
@@ -178,7 +178,7 @@ func (c *Canary) Run(ctx context.Context) error {
 				// A new connection picks up a GRANT.
 				cn.close()
 				cn, notUntil = nil, time.Now().Add(retryAfter)
-			case !isServerError(err):
+			case !client.IsServerError(err):
 				cn.close() // its protocol state is unknown
 				cn = nil
 			}
@@ -220,8 +220,6 @@ func (c *Canary) Run(ctx context.Context) error {
 		c.write(ctx, cn, seq, done)
 	}
 }
-
-func isServerError(err error) bool { return errors.As(err, new(*gomysql.MyError)) }
 
 func stateOf(err error) string {
 	switch {
@@ -294,12 +292,12 @@ func (c *Canary) finish(r result, account string) error {
 	if r.err != nil {
 		c.st.Failures++
 		c.dropPending(r.w.seq)
-		var my *gomysql.MyError
+		my, serverErr := client.AsServerError(r.err)
 		switch {
-		case errors.As(r.err, &my) && readOnlyCodes[my.Code]:
+		case serverErr && mysqlserver.IsReadOnlyError(my.Code):
 			c.setState(StateSkipped, fmt.Errorf("%w: %s", errReadOnly, my.Message))
 			return errReadOnly
-		case errors.As(r.err, &my) && privilegeCodes[my.Code]:
+		case serverErr && mysqlserver.IsPrivilegeError(my.Code):
 			err := privilegeError(r.err, "INSERT, UPDATE or SELECT", account)
 			c.setState(StateUnavailable, err)
 			return err

@@ -10,9 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
@@ -21,7 +21,7 @@ import (
 // binlog stream feeding it rows, until the test ends.
 func startCanary(t *testing.T, srv *testdb.Server, user string, cfg Config) (*Canary, *stream.Meter) {
 	t.Helper()
-	cfg.Target = mytls.Target{Addr: srv.Addr, User: user, Password: user}
+	cfg.Target = client.Target{Addr: srv.Addr, User: user, Password: user}
 	if cfg.Instance == "" {
 		cfg.Instance = "db-1"
 	}

@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
 
@@ -63,17 +61,11 @@ func (e *PrivilegeError) Error() string {
 
 func (e *PrivilegeError) Unwrap() error { return ErrPrivilege }
 
-// privilegeCodes are the server errors of a missing privilege.
-var privilegeCodes = map[uint16]bool{1044: true, 1045: true, 1142: true, 1143: true, 1227: true}
-
-// readOnlyCodes: the server refuses writes because it is read-only
-// (ER_OPTION_PREVENTS_STATEMENT, ER_READ_ONLY_MODE).
-var readOnlyCodes = map[uint16]bool{1290: true, 1836: true}
-
 // conn is the canary's own connection and what it learnt at connect.
 type conn struct {
-	c       *mytls.Conn
+	c       *client.Conn
 	id      uint32 // connection id, for KILL QUERY
+	version mysqlserver.Version
 	mariadb bool
 }
 
@@ -81,12 +73,14 @@ type conn struct {
 // server-side timeouts are backstops at twice Timeout: the canary itself
 // kills a write at Timeout (kill), which also covers waits no statement
 // timeout interrupts (a semi-sync wait).
-func dial(ctx context.Context, t mytls.Target, timeout time.Duration) (*conn, error) {
-	c, err := mytls.Connect(ctx, t, time.Now().Add(dialTimeout))
+func dial(ctx context.Context, t client.Target, timeout time.Duration) (*conn, error) {
+	c, err := client.Connect(ctx, t, time.Now().Add(dialTimeout))
 	if err != nil {
 		return nil, err
 	}
-	cn := &conn{c: c, id: c.GetConnectionID(), mariadb: mysqlserver.Flavor(c.GetServerVersion(), "") == mysqlserver.FlavorMariaDB}
+	v := c.ServerVersion()
+	cn := &conn{c: c, id: c.ConnectionID(), version: mysqlserver.ParseVersion(v),
+		mariadb: mysqlserver.Flavor(v, "") == mysqlserver.FlavorMariaDB}
 	secs := int(math.Ceil((2 * timeout).Seconds()))
 	set := fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
 	if cn.mariadb {
@@ -114,11 +108,11 @@ func (cn *conn) close() {
 }
 
 // exec runs one statement with a client-side deadline.
-func (cn *conn) exec(sql string, timeout time.Duration) (*gomysql.Result, error) {
+func (cn *conn) exec(sql string, timeout time.Duration) (client.Rows, error) {
 	if err := cn.c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
+		return client.Rows{}, err
 	}
-	return cn.c.Execute(sql)
+	return cn.c.Query(sql)
 }
 
 // writable says whether the server takes the canary's writes: not while it
@@ -132,8 +126,8 @@ func (cn *conn) writable() error {
 	if err != nil {
 		return fmt.Errorf("read read_only: %w", err)
 	}
-	for i := range res.Values[0] {
-		if v, _ := res.GetInt(0, i); v != 0 {
+	for i := range res.Columns {
+		if res.Uint(0, i) != 0 {
 			name := []string{"read_only", "super_read_only"}[i]
 			return fmt.Errorf("%w: %s is ON", errReadOnly, name)
 		}
@@ -144,31 +138,44 @@ func (cn *conn) writable() error {
 	return nil
 }
 
-// sourceOf returns the source this server replicates from, "" for none.
+// sourceOf returns the source this server replicates from, "" for none:
+// the statements and columns are the health probe's channel read.
 // Without the privilege to read it, read_only alone decides.
 func (cn *conn) sourceOf() (string, error) {
-	stmts := []string{"SHOW REPLICA STATUS", "SHOW SLAVE STATUS"}
+	flavor := mysqlserver.FlavorMySQL
 	if cn.mariadb {
-		stmts = []string{"SHOW ALL SLAVES STATUS"}
+		flavor = mysqlserver.FlavorMariaDB
 	}
-	var err error
-	for _, s := range stmts {
-		var res *gomysql.Result
-		if res, err = cn.exec(s, dialTimeout); err != nil {
+	err := errors.New("no statement reads this server's replication channels")
+	tried := map[string]bool{}
+	for _, st := range mysqlserver.Statements(mysqlserver.ReadChannels, flavor, cn.version, false) {
+		if tried[st.SQL] { // the same statement under another privilege
 			continue
 		}
-		for i := range res.Values {
-			host, _ := res.GetStringByName(i, "Master_Host")
-			if host == "" {
-				host, _ = res.GetStringByName(i, "Source_Host")
-			}
-			if host != "" {
-				return host, nil
-			}
+		tried[st.SQL] = true
+		var res client.Rows
+		if res, err = cn.exec(st.SQL, dialTimeout); err != nil {
+			continue
 		}
-		return "", nil
+		return sourceHost(res, st.Cols["source_host"]), nil
 	}
 	return "", err
+}
+
+// sourceHost is the first source host in a channel listing, "" for none.
+func sourceHost(res client.Rows, names []string) string {
+	for _, name := range names {
+		j := res.Column(name)
+		if j < 0 {
+			continue
+		}
+		for i := range res.Rows {
+			if host := res.Value(i, j); host != "" {
+				return host
+			}
+		}
+	}
+	return ""
 }
 
 // prepare makes sure the table exists, creating it when the account may.
@@ -177,7 +184,7 @@ func (cn *conn) prepare(account string) error {
 	if err != nil {
 		return fmt.Errorf("look for %s: %w", table, err)
 	}
-	if n, _ := res.GetInt(0, 0); n > 0 {
+	if res.Uint(0, 0) > 0 {
 		return nil
 	}
 	for _, s := range []string{sqlSchema, DDL} {
@@ -208,8 +215,8 @@ var deniedRE = regexp.MustCompile(`^([A-Z ]+?) command denied`)
 // privilegeError names the missing privilege and the statements that fix
 // it; other errors pass through.
 func privilegeError(err error, priv, account string) error {
-	var my *gomysql.MyError
-	if !errors.As(err, &my) || !privilegeCodes[my.Code] {
+	my, ok := client.AsServerError(err)
+	if !ok || !mysqlserver.IsPrivilegeError(my.Code) {
 		return err
 	}
 	if account == "" {
@@ -226,8 +233,8 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // killQuery ends the statement running on connection id from a connection
 // of its own.
-func killQuery(ctx context.Context, t mytls.Target, id uint32) error {
-	c, err := mytls.Connect(ctx, t, time.Now().Add(dialTimeout))
+func killQuery(ctx context.Context, t client.Target, id uint32) error {
+	c, err := client.Connect(ctx, t, time.Now().Add(dialTimeout))
 	if err != nil {
 		return err
 	}
@@ -235,16 +242,14 @@ func killQuery(ctx context.Context, t mytls.Target, id uint32) error {
 	if err := c.SetDeadline(time.Now().Add(dialTimeout)); err != nil {
 		return err
 	}
-	_, err = c.Execute(fmt.Sprintf("KILL QUERY %d", id))
-	return err
+	return c.Exec(fmt.Sprintf(mysqlserver.SQLKillQuery, id))
 }
 
 // currentUser returns CURRENT_USER() as 'user'@'host', for the GRANT hint.
 func (cn *conn) currentUser() string {
-	res, err := cn.exec("SELECT CURRENT_USER()", dialTimeout)
-	if err != nil || len(res.Values) == 0 {
+	res, err := cn.exec(mysqlserver.SQLCurrentUser, dialTimeout)
+	if err != nil || len(res.Rows) == 0 {
 		return ""
 	}
-	cu, _ := res.GetString(0, 0)
-	return mysqlserver.QuoteAccount(cu)
+	return mysqlserver.QuoteAccount(res.Value(0, 0))
 }

@@ -79,7 +79,9 @@ GROUP BY p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE`
 	// the binlog stream needs (log_bin, ROW format, a server_id).
 	SQLVersion         = `SELECT VERSION()`
 	SQLStreamVariables = `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', 'binlog_row_image', 'server_id')`
-	// SQLAllVariables is validate --live's read: every global variable.
+	// SQLAllVariables is validate --live's read: every global variable, so
+	// --live is tolerant of names a server version lacks (absent simply
+	// means unset).
 	SQLAllVariables = `SHOW GLOBAL VARIABLES`
 )
 

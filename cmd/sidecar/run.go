@@ -21,8 +21,8 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/health/probe"
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
 )
@@ -243,7 +243,7 @@ func newCanary(cfg Config, tlsCfg *tls.Config, meter *stream.Meter, log zerolog.
 		return nil
 	}
 	c := canary.New(canary.Config{
-		Target: mytls.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+		Target: client.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
 			TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"},
 		Instance: cfg.Instance, Interval: cfg.CanaryInterval, Timeout: cfg.CanaryTimeout, Slow: cfg.CanarySlow,
 	}, log)

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/inventory"
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
-	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/result"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/validate"
 )
 
@@ -22,10 +22,6 @@ const (
 	exitFindings  = 1 // at least one error-level finding
 	exitCannotRun = 2 // unreadable file, parse error, bad flag, no connection
 )
-
-// sqlGlobalVariables reads every variable, so --live is tolerant of names a
-// server version lacks: absent simply means unset.
-const sqlGlobalVariables = "SHOW GLOBAL VARIABLES"
 
 // liveTimeout bounds connecting to and reading from the server for --live.
 const liveTimeout = 10 * time.Second
@@ -226,28 +222,21 @@ func readGlobalVariables(ctx context.Context, cfg Config) (map[string]string, er
 		return nil, err
 	}
 	dl, _ := ctx.Deadline()
-	c, err := mytls.Connect(ctx, mytls.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+	c, err := client.Connect(ctx, client.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
 		TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"}, dl)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Quit()
-	res, err := c.Execute(sqlGlobalVariables)
+	rows, err := c.Query(mysqlserver.SQLAllVariables)
 	if err != nil {
 		return nil, fmt.Errorf("read variables: %w", err)
 	}
-	_, rows := result.Strings(res)
-	res.Close()
-	vars := make(map[string]string, len(rows))
-	for _, r := range rows {
-		if len(r) < 2 || r[0] == nil {
-			continue
+	vars := make(map[string]string, len(rows.Rows))
+	for i := range rows.Rows {
+		if name := rows.Value(i, 0); name != "" {
+			vars[strings.ToLower(name)] = rows.Value(i, 1)
 		}
-		value := ""
-		if r[1] != nil {
-			value = *r[1]
-		}
-		vars[strings.ToLower(*r[0])] = value
 	}
 	return vars, nil
 }

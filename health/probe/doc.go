@@ -1,12 +1,12 @@
 // Package probe is the SQL adapter of package health: the only health code
-// that imports go-mysql's client. It reads, per poll, the server's
+// that talks SQL, through mysqlserver/client. It reads, per poll, the server's
 // identity, binlog dump threads, registered replicas, semi-sync variables
 // and counters, binary log status and files, its own replication channels
 // and its connection load, and it handshake-probes replicas and kills
 // zombie threads on request.
 //
-// Which statement runs on which server is data, not code: the statements
-// table (statements.go) lists, per read, the SQL and the flavor, version
+// Which statement runs on which server is data, not code: mysqlserver's
+// statement table (mysqlserver/statements.go) lists, per read, the SQL and the flavor, version
 // range and privilege it applies to, in order of preference; the columns
 // tables name every value's column under its old and new names. Result
 // sets become Rowsets and are mapped by pure functions (rows.go), so the

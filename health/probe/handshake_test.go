@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 )
 
 // answerTimeout bounds a probe of a fake server that answers: reached only
@@ -113,14 +113,14 @@ func TestHandshake_completesLogin(t *testing.T) {
 
 func TestMissingPrivilege(t *testing.T) {
 	tests := []struct {
-		give     gomysql.MyError
+		give     client.ServerError
 		fallback string
 		want     string
 	}{
-		{gomysql.MyError{Code: 1227, Message: "Access denied; you need (at least one of) the REPLICATION MASTER ADMIN privilege(s) for this operation"}, "X", "REPLICATION MASTER ADMIN"},
-		{gomysql.MyError{Code: 1227, Message: "Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation"}, "X", "one of SUPER, SLAVE MONITOR"},
-		{gomysql.MyError{Code: 1142, Message: "SELECT command denied to user 'sidecar'@'127.0.0.1' for table `performance_schema`.`threads`"}, "X", "SELECT on performance_schema.threads"},
-		{gomysql.MyError{Code: 1045, Message: "Access denied for user 'x'@'y' (using password: YES)"}, "REPLICATION SLAVE", "REPLICATION SLAVE"},
+		{client.ServerError{Code: 1227, Message: "Access denied; you need (at least one of) the REPLICATION MASTER ADMIN privilege(s) for this operation"}, "X", "REPLICATION MASTER ADMIN"},
+		{client.ServerError{Code: 1227, Message: "Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation"}, "X", "one of SUPER, SLAVE MONITOR"},
+		{client.ServerError{Code: 1142, Message: "SELECT command denied to user 'sidecar'@'127.0.0.1' for table `performance_schema`.`threads`"}, "X", "SELECT on performance_schema.threads"},
+		{client.ServerError{Code: 1045, Message: "Access denied for user 'x'@'y' (using password: YES)"}, "REPLICATION SLAVE", "REPLICATION SLAVE"},
 	}
 	for _, tt := range tests {
 		if got := missingPrivilege(&tt.give, tt.fallback); got != tt.want {

@@ -3,20 +3,17 @@ package probe
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
-	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/result"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 )
 
 // DefaultReadTimeout bounds each read (and the connect) of a poll.
@@ -49,7 +46,7 @@ type Probe struct {
 	exec func(ctx context.Context, sql string) (Rowset, error)
 
 	mu     sync.Mutex // one poll or kill at a time; guards the fields below
-	conn   *mytls.Conn
+	conn   *client.Conn
 	server health.Server // last known identity, decides the statements
 	known  bool
 	ps     bool
@@ -180,7 +177,7 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 		res.Queries++
 		rs, err := p.exec(ctx, st.SQL)
 		res.Took = time.Since(res.At)
-		var myErr *gomysql.MyError
+		myErr, serverErr := client.AsServerError(err)
 		switch {
 		case err == nil:
 			v, err := mapRows(rs)
@@ -194,15 +191,15 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 				return v, false
 			}
 			return v, true
-		case errors.As(err, &myErr) && i+1 < len(cands):
+		case serverErr && i+1 < len(cands):
 			res.FallbackFrom = err.Error() // e.g. performance_schema not readable: take the next statement
 			p.unsupported[st.SQL] = res.FallbackFrom
 			continue
-		case errors.As(err, &myErr) && privilegeErrors[myErr.Code]:
+		case serverErr && mysqlserver.IsPrivilegeError(myErr.Code):
 			res.MissingPrivilege = missingPrivilege(myErr, st.Priv)
 			res.Err, res.Code = err.Error(), myErr.Code
 			return nil, false
-		case errors.As(err, &myErr):
+		case serverErr:
 			res.Err, res.Code = err.Error(), myErr.Code
 			return nil, false
 		default:
@@ -216,16 +213,6 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 	return nil, false
 }
 
-// privilegeErrors are the server errors that mean the account lacks a grant.
-var privilegeErrors = map[uint16]bool{
-	gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR: true, // 1227: SHOW SLAVE HOSTS without REPLICATION MASTER ADMIN
-	gomysql.ER_TABLEACCESS_DENIED_ERROR:     true, // 1142
-	gomysql.ER_COLUMNACCESS_DENIED_ERROR:    true, // 1143
-	gomysql.ER_DBACCESS_DENIED_ERROR:        true, // 1044
-	gomysql.ER_ACCESS_DENIED_ERROR:          true, // 1045
-	gomysql.ER_KILL_DENIED_ERROR:            true, // 1095: KILL of another account's thread
-}
-
 var (
 	needPrivRE  = regexp.MustCompile(`(?i)you need \(at least one of\) the (.+?) privilege`)
 	tableDenyRE = regexp.MustCompile(`(?i)(\w+) command denied to user .* for table (.+)`)
@@ -233,7 +220,7 @@ var (
 
 // missingPrivilege names the privilege from the server's message where it
 // says, else the one the statement table lists.
-func missingPrivilege(err *gomysql.MyError, fallback string) string {
+func missingPrivilege(err *client.ServerError, fallback string) string {
 	if m := needPrivRE.FindStringSubmatch(err.Message); m != nil {
 		if strings.Contains(m[1], ",") {
 			return "one of " + m[1]
@@ -254,8 +241,7 @@ func (p *Probe) Kill(ctx context.Context, threadID uint64) error {
 	defer p.mu.Unlock()
 	p.lost = nil
 	_, err := p.exec(ctx, fmt.Sprintf(mysqlserver.SQLKill, threadID))
-	var myErr *gomysql.MyError
-	if errors.As(err, &myErr) && privilegeErrors[myErr.Code] {
+	if myErr, ok := client.AsServerError(err); ok && mysqlserver.IsPrivilegeError(myErr.Code) {
 		priv := "CONNECTION ADMIN"
 		if p.server.Flavor == mysqlserver.FlavorMySQL {
 			priv = "CONNECTION_ADMIN or SUPER"
@@ -289,17 +275,16 @@ func (p *Probe) query(ctx context.Context, sql string) (Rowset, error) {
 		return Rowset{}, fmt.Errorf("set deadline: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	res, err := c.Execute(sql)
+	rows, err := c.Query(sql)
 	stop()
 	if err != nil {
-		if !errors.As(err, new(*gomysql.MyError)) {
+		if !client.IsServerError(err) {
 			p.drop()
 			p.lost = err
 		}
 		return Rowset{}, err
 	}
-	defer res.Close()
-	return toRowset(res), nil
+	return Rowset(rows), nil
 }
 
 // connect opens the connection if there is none; the dial and the
@@ -311,7 +296,7 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, err := mytls.Connect(ctx, mytls.Target{Addr: p.cfg.Addr, User: p.cfg.User, Password: p.cfg.Password,
+	c, err := client.Connect(ctx, client.Target{Addr: p.cfg.Addr, User: p.cfg.User, Password: p.cfg.Password,
 		TLS: p.cfg.TLS, TLSPreferred: p.cfg.TLSPreferred}, deadline)
 	if err != nil {
 		return err
@@ -322,27 +307,25 @@ func (p *Probe) connect(ctx context.Context, deadline time.Time) error {
 	if p.regrant {
 		lvl = p.log.Debug()
 	}
-	lvl.Str("addr", p.cfg.Addr).Str("server_version", c.GetServerVersion()).Msg("probe connected")
+	lvl.Str("addr", p.cfg.Addr).Str("server_version", c.ServerVersion()).Msg("probe connected")
 	p.privs = nil
-	if res, err := c.Execute(mysqlserver.SQLPrivileges); err == nil {
+	if rows, err := c.Query(mysqlserver.SQLPrivileges); err == nil {
 		p.privs = map[string]bool{}
-		for _, r := range toRowset(res).Rows {
-			if len(r) > 0 && r[0] != nil {
-				p.privs[strings.ToUpper(*r[0])] = true
+		for i := range rows.Rows {
+			if priv := rows.Value(i, 0); priv != "" {
+				p.privs[strings.ToUpper(priv)] = true
 			}
 		}
-		res.Close()
-	} else if !errors.As(err, new(*gomysql.MyError)) {
+	} else if !client.IsServerError(err) {
 		p.drop()
 		return fmt.Errorf("read privileges: %w", err)
 	}
 	p.account = ""
-	if res, err := c.Execute(mysqlserver.SQLCurrentUser); err == nil {
-		if rs := toRowset(res); len(rs.Rows) == 1 && len(rs.Rows[0]) == 1 && rs.Rows[0][0] != nil {
-			p.account = mysqlserver.QuoteAccount(*rs.Rows[0][0])
+	if rows, err := c.Query(mysqlserver.SQLCurrentUser); err == nil {
+		if len(rows.Rows) == 1 {
+			p.account = mysqlserver.QuoteAccount(rows.Value(0, 0))
 		}
-		res.Close()
-	} else if !errors.As(err, new(*gomysql.MyError)) {
+	} else if !client.IsServerError(err) {
 		p.drop()
 		return fmt.Errorf("read current user: %w", err)
 	}
@@ -354,10 +337,4 @@ func (p *Probe) drop() {
 		_ = p.conn.Close()
 		p.conn = nil
 	}
-}
-
-// toRowset copies a result into a Rowset.
-func toRowset(res *gomysql.Result) Rowset {
-	cols, rows := result.Strings(res)
-	return Rowset{Columns: cols, Rows: rows}
 }

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"testing"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 )
 
 // recording is a file of recorded results: what each statement returned
@@ -61,7 +61,7 @@ func recordedProbe(t *testing.T, file string) *Probe {
 				continue
 			}
 			if r.Error != nil {
-				return Rowset{}, &gomysql.MyError{Code: r.Error.Code, Message: r.Error.Message}
+				return Rowset{}, &client.ServerError{Code: r.Error.Code, Message: r.Error.Message}
 			}
 			return Rowset{Columns: r.Columns, Rows: r.Rows}, nil
 		}

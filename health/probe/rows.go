@@ -8,15 +8,13 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/health"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 )
 
 // Rowset is a result set as text: column names and rows, nil for NULL.
 // Live results and recorded ones (testdata) both become Rowsets, so the
 // mapping below is the same code for both.
-type Rowset struct {
-	Columns []string    `json:"columns"`
-	Rows    [][]*string `json:"rows"`
-}
+type Rowset client.Rows
 
 // row is one row with its columns found by value name.
 type row struct {

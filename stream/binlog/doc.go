@@ -1,12 +1,13 @@
 // Package binlog tails a MySQL or MariaDB binary log as a pseudo-replica and
-// feeds a stream.Meter. It is the only package that imports go-mysql's
-// replication and mysql packages for the stream.
+// feeds a stream.Meter. Its connections are mysqlserver/client's; it
+// imports go-mysql's mysql package for the replication protocol's types
+// (GTID sets, command bytes, the server's error) only.
 //
 // # Shape
 //
 // Source.Run connects, runs a preflight (preflight.go: version, log_bin,
-// binlog_format, binlog_row_image, server_id, binlog end and files; SQL in
-// constants), opens the dump and hands every event to the translator
+// binlog_format, binlog_row_image, server_id, binlog end and files; the
+// statements are mysqlserver's table, the same the health probe uses), opens the dump and hands every event to the translator
 // (translate.go) on its own goroutine. On any failure it records the error
 // and the operator's fix in the meter (Snapshot.LastError, Hint), backs off
 // (capped, reset after progress) and reconnects. It never returns for a
@@ -16,7 +17,8 @@
 //
 // # The hot loop is the sidecar's own
 //
-// go-mysql connects, authenticates and sets up TLS; dump.go registers as a
+// mysqlserver/client (go-mysql underneath) connects, authenticates and sets
+// up TLS; dump.go registers as a
 // replica and sends COM_BINLOG_DUMP (or COM_BINLOG_DUMP_GTID) over that
 // connection with the session settings go-mysql's BinlogSyncer uses. From
 // then on reader.go reads the stream itself from the connection (the TLS

@@ -8,16 +8,17 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
-// This file opens the dump: go-mysql connects, authenticates and sets up
-// TLS; the sidecar then registers as a replica and sends the dump command
+// This file opens the dump: mysqlserver/client connects, authenticates and
+// sets up TLS; the sidecar then registers as a replica and sends the dump command
 // itself (what go-mysql's BinlogSyncer does, minus its reading goroutine),
 // and reads the stream with its own framing (reader.go).
 
@@ -34,8 +35,8 @@ const mariaSlaveCapabilityGTID = 4
 // connection when TLS is on).
 type dumpConn struct {
 	cli *client.Conn
-	// conn is what the events are read from; go-mysql reads nothing more
-	// once the dump command is sent.
+	// conn is what the events are read from; the client reads nothing
+	// more once the dump command is sent.
 	conn net.Conn
 	// tcp is the TCP socket under conn, for the receive low-water mark;
 	// nil on a unix socket.
@@ -63,7 +64,7 @@ type dumpRequest struct {
 // the replica UUID is the sidecar's own stable one instead of a fresh one
 // per connection, so that a MySQL source ends the previous dump thread of
 // the same sidecar (it matches replicas by UUID; MariaDB by server_id).
-func (s *Source) openDump(ctx context.Context, dial client.Dialer, req dumpRequest) (*dumpConn, error) {
+func (s *Source) openDump(ctx context.Context, dial dialFunc, req dumpRequest) (*dumpConn, error) {
 	var tcp *net.TCPConn
 	capture := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(dctx, network, addr)
@@ -74,14 +75,9 @@ func (s *Source) openDump(ctx context.Context, dial client.Dialer, req dumpReque
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	cli, err := client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", capture,
-		func(c *client.Conn) error {
-			if s.tls != nil {
-				c.SetTLSConfig(s.tls)
-			}
-			c.SetAttributes(map[string]string{"_client_role": "binary_log_listener"})
-			return nil
-		})
+	cli, err := client.Connect(cctx, client.Target{Addr: s.cfg.Addr, User: s.cfg.User, Password: s.cfg.Password,
+		TLS: s.tls, TLSPreferred: s.cfg.TLSPreferred, Dial: capture,
+		Attributes: map[string]string{"_client_role": "binary_log_listener"}}, time.Now().Add(s.cfg.DialTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +89,13 @@ func (s *Source) openDump(ctx context.Context, dial client.Dialer, req dumpReque
 		_ = cli.Close()
 		return nil, err
 	}
-	return &dumpConn{cli: cli, conn: cli.Conn.Conn, tcp: tcp}, nil
+	// The dial deadline bounded the exchange so far; the stream's watchdog
+	// (Source.watch) bounds the reads from here on.
+	if err := cli.SetDeadline(time.Time{}); err != nil {
+		_ = cli.Close()
+		return nil, err
+	}
+	return &dumpConn{cli: cli, conn: cli.NetConn(), tcp: tcp}, nil
 }
 
 // register sets the session variables a replica sets and sends
@@ -107,7 +109,7 @@ func register(cli *client.Conn, req dumpRequest) error {
 	if req.flavor == mysqlserver.FlavorMariaDB {
 		set += fmt.Sprintf(", @mariadb_slave_capability=%d", mariaSlaveCapabilityGTID)
 	}
-	if _, err := cli.Execute(set); err != nil {
+	if err := cli.Exec(set); err != nil {
 		return fmt.Errorf("set replica session variables: %w", err)
 	}
 	host := RegisterHost
@@ -126,11 +128,10 @@ func register(cli *client.Conn, req dumpRequest) error {
 	data = binary.LittleEndian.AppendUint16(data, req.port)
 	data = binary.LittleEndian.AppendUint32(data, 0) // replication rank
 	data = binary.LittleEndian.AppendUint32(data, 0) // source id
-	cli.ResetSequence()
-	if err := cli.WritePacket(data); err != nil {
+	if err := cli.WriteCommand(data); err != nil {
 		return fmt.Errorf("register as replica: %w", err)
 	}
-	if _, err := cli.ReadOKPacket(); err != nil {
+	if err := cli.ReadOK(); err != nil {
 		return fmt.Errorf("register as replica: %w", err)
 	}
 	return nil
@@ -149,7 +150,7 @@ func sendDump(cli *client.Conn, req dumpRequest) error {
 			return sendDumpGTID(cli, req)
 		}
 		set := fmt.Sprintf("SET @slave_connect_state='%s', @slave_gtid_strict_mode=1", req.gset.String())
-		if _, err := cli.Execute(set); err != nil {
+		if err := cli.Exec(set); err != nil {
 			return fmt.Errorf("set GTID start: %w", err)
 		}
 		pos = stream.Position{}
@@ -162,8 +163,7 @@ func sendDump(cli *client.Conn, req dumpRequest) error {
 	data = binary.LittleEndian.AppendUint16(data, flags)
 	data = binary.LittleEndian.AppendUint32(data, req.serverID)
 	data = append(data, pos.File...)
-	cli.ResetSequence()
-	if err := cli.WritePacket(data); err != nil {
+	if err := cli.WriteCommand(data); err != nil {
 		return fmt.Errorf("send dump command: %w", err)
 	}
 	return nil
@@ -179,8 +179,7 @@ func sendDumpGTID(cli *client.Conn, req dumpRequest) error {
 	data = binary.LittleEndian.AppendUint64(data, 4) // position
 	data = binary.LittleEndian.AppendUint32(data, uint32(len(set)))
 	data = append(data, set...)
-	cli.ResetSequence()
-	if err := cli.WritePacket(data); err != nil {
+	if err := cli.WriteCommand(data); err != nil {
 		return fmt.Errorf("send GTID dump command: %w", err)
 	}
 	return nil

@@ -6,9 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/client"
-
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -89,24 +88,20 @@ func valueOr(v, def string) string {
 // preflight runs the checks on an open connection.
 func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, error) {
 	var info serverInfo
-	r, err := c.Execute(mysqlserver.SQLVersion)
+	r, err := c.Query(mysqlserver.SQLVersion)
 	if err != nil {
 		return info, fmt.Errorf("read version: %w", err)
 	}
-	// Strings from go-mysql results alias the packet buffer: clone what is kept.
-	info.version, _ = r.GetString(0, 0)
-	info.version = strings.Clone(info.version)
+	info.version = r.Value(0, 0)
 	info.flavor = mysqlserver.ResolveFlavor(flavor, info.version, "")
 
-	r, err = c.Execute(mysqlserver.SQLStreamVariables)
+	r, err = c.Query(mysqlserver.SQLStreamVariables)
 	if err != nil {
 		return info, fmt.Errorf("read variables: %w", err)
 	}
-	vars := make(map[string]string, r.RowNumber())
-	for i := range r.RowNumber() {
-		name, _ := r.GetString(i, 0)
-		value, _ := r.GetString(i, 1)
-		vars[strings.Clone(strings.ToLower(name))] = strings.Clone(value)
+	vars := make(map[string]string, len(r.Rows))
+	for i := range r.Rows {
+		vars[strings.ToLower(r.Value(i, 0))] = r.Value(i, 1)
 	}
 	warnings, err := checkVariables(vars, ownServerID)
 	if err != nil {
@@ -132,25 +127,22 @@ func preflight(c *client.Conn, flavor string, ownServerID uint32) (serverInfo, e
 	if err != nil {
 		return info, fmt.Errorf("read binlog end: %w", err)
 	}
-	r, err = c.Execute(status)
+	r, err = c.Query(status)
 	if err != nil {
 		return info, fmt.Errorf("read binlog end (%s): %w", status, err)
 	}
-	if r.RowNumber() == 0 {
+	if len(r.Rows) == 0 {
 		return info, &VariableError{Variable: "log_bin", Value: "OFF", Want: "ON",
 			Fix: "the server reports no binary log; enable log_bin in my.cnf and restart", Err: ErrBinlogDisabled}
 	}
-	file, _ := r.GetString(0, 0)
-	pos, _ := r.GetUint(0, 1)
-	info.end = stream.Position{File: strings.Clone(file), Pos: uint32(pos)}
+	info.end = stream.Position{File: r.Value(0, 0), Pos: uint32(r.Uint(0, 1))}
 
-	r, err = c.Execute(mysqlserver.SQLBinaryLogs)
+	r, err = c.Query(mysqlserver.SQLBinaryLogs)
 	if err != nil {
 		return info, fmt.Errorf("list binary logs: %w", err)
 	}
-	for i := range r.RowNumber() {
-		name, _ := r.GetString(i, 0)
-		info.files = append(info.files, strings.Clone(name))
+	for i := range r.Rows {
+		info.files = append(info.files, r.Value(i, 0))
 	}
 	if len(info.files) == 0 {
 		return info, errors.New("list binary logs: the server lists no binlog file")
@@ -176,32 +168,17 @@ func checkRegistrations(c *client.Conn, info serverInfo, own uint32) error {
 	if err != nil {
 		return err
 	}
-	r, err := c.Execute(sql)
+	r, err := c.Query(sql)
 	if err != nil {
 		return fmt.Errorf("%s: %w", sql, err)
 	}
-	defer r.Close()
-	col := map[string]int{}
-	for i, f := range r.Fields {
-		col[strings.ToLower(string(f.Name))] = i
-	}
-	idCol, ok := col["server_id"]
-	if !ok {
+	idCol, hostCol, portCol := r.Column("server_id"), r.Column("host"), r.Column("port")
+	if idCol < 0 {
 		return fmt.Errorf("%s: no Server_id column", sql)
 	}
 	var regs []registration
-	for i := range r.RowNumber() {
-		id, _ := r.GetUint(i, idCol)
-		reg := registration{serverID: uint32(id)}
-		if j, ok := col["host"]; ok {
-			h, _ := r.GetString(i, j)
-			reg.host = strings.Clone(h)
-		}
-		if j, ok := col["port"]; ok {
-			p, _ := r.GetInt(i, j)
-			reg.port = int(p)
-		}
-		regs = append(regs, reg)
+	for i := range r.Rows {
+		regs = append(regs, registration{serverID: uint32(r.Uint(i, idCol)), host: r.Value(i, hostCol), port: int(r.Uint(i, portCol))})
 	}
 	return serverIDFree(regs, own)
 }

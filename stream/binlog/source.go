@@ -12,13 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
-	"github.com/binlog-sidecar/binlog-sidecar/internal/mytls"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -212,7 +211,7 @@ func (s *Source) session(ctx context.Context) error {
 		return classify("dump", s.cause(sctx, err), s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
 	s.dumped = true
-	s.threadID.Store(uint64(d.cli.GetConnectionID()))
+	s.threadID.Store(uint64(d.cli.ConnectionID()))
 	defer s.threadID.Store(0)
 	if err := s.read(d); err != nil {
 		if ctx.Err() != nil {
@@ -278,29 +277,19 @@ func (s *Source) watch(ctx context.Context, cancel context.CancelCauseFunc) {
 }
 
 // check connects on a short-lived connection and runs the preflight.
-func (s *Source) check(ctx context.Context, dial client.Dialer) (serverInfo, error) {
+func (s *Source) check(ctx context.Context, dial dialFunc) (serverInfo, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	connect := func(tlsCfg *tls.Config) (*client.Conn, error) {
-		return client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", dial,
-			func(c *client.Conn) error {
-				if tlsCfg != nil {
-					c.SetTLSConfig(tlsCfg)
-				}
-				c.ReadTimeout = s.cfg.ReadTimeout
-				c.WriteTimeout = s.cfg.ReadTimeout
-				return nil
-			})
+	c, err := client.Connect(cctx, client.Target{Addr: s.cfg.Addr, User: s.cfg.User, Password: s.cfg.Password,
+		TLS: s.cfg.TLS, TLSPreferred: s.cfg.TLSPreferred, Dial: dial, IOTimeout: s.cfg.ReadTimeout},
+		time.Now().Add(s.cfg.DialTimeout))
+	if err != nil {
+		return serverInfo{}, classify("connect", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
 	// The dump uses the TLS setting that worked here.
 	s.tls = s.cfg.TLS
-	c, err := connect(s.tls)
-	if mytls.Preferred(err, s.tls, s.cfg.TLSPreferred) {
+	if !c.TLS() {
 		s.tls = nil
-		c, err = connect(nil)
-	}
-	if err != nil {
-		return serverInfo{}, classify("connect", err, s.cfg.User, s.cfg.Addr, s.cfg.ServerID)
 	}
 	info, err := preflight(c, s.cfg.Flavor, s.cfg.ServerID)
 	_ = c.Quit() // COM_QUIT, so the server logs no aborted connection
@@ -427,11 +416,14 @@ func splitAddr(addr string) (string, uint16) {
 	return host, uint16(port)
 }
 
+// dialFunc opens a connection's transport (client.Target.Dial).
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // closingDialer dials with a timeout and ties each connection to ctx: when
 // ctx is done the connection is closed, which unblocks the dump's read or
 // a handshake in go-mysql at once (its handshake ignores contexts), also
 // on a frozen server.
-func closingDialer(ctx context.Context, timeout time.Duration) client.Dialer {
+func closingDialer(ctx context.Context, timeout time.Duration) dialFunc {
 	return func(dctx context.Context, network, addr string) (net.Conn, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err

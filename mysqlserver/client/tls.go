@@ -1,4 +1,4 @@
-package mytls
+package client
 
 import (
 	"crypto/tls"

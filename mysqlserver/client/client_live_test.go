@@ -1,4 +1,4 @@
-package mytls
+package client
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestConnect_tlsPreferredFallsBackOnlyWhenPreferred(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preferred: %v", err)
 	}
-	if _, err := c.Execute("SELECT 1"); err != nil {
+	if err := c.Exec("SELECT 1"); err != nil {
 		t.Errorf("preferred connection does not answer: %v", err)
 	}
 	c.Close()
