@@ -16,12 +16,94 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
 )
 
+// Names the cluster tests use: the events stream and the status bucket
+// as the sidecars' defaults name them.
+const (
+	clusterStream = "MYSQL_HEALTH"
+	clusterBucket = "MYSQL_HEALTH_STATUS"
+)
+
+// fleetBus is a real three-node nats-server cluster on loopback with the
+// operator's part done: the events stream and both buckets with three
+// replicas.
+type fleetBus struct {
+	nodes []*testnats.Server
+	urls  string // every node's client URL, as SIDECAR_NATS_URL takes them
+	nc    *nats.Conn
+	js    jetstream.JetStream
+}
+
+// startFleetBus starts the cluster and creates the stream and the buckets
+// once JetStream has a meta leader.
+func startFleetBus(t *testing.T, ctx context.Context) *fleetBus {
+	t.Helper()
+	b := &fleetBus{nodes: testnats.StartCluster(t, 3)}
+	b.urls = testnats.URLs(b.nodes)
+	nc, err := nats.Connect(b.urls, nats.Name("fleet test"), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a JetStream meta leader and the R3 stream", 90*time.Second, func() bool {
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		defer scancel()
+		_, err = b.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{Name: clusterStream, Subjects: []string{"mysql.health.>"},
+			Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 2 * time.Minute})
+		return err == nil
+	})
+	for _, cfg := range []jetstream.KeyValueConfig{
+		{Bucket: clusterBucket, History: 1, TTL: 10 * time.Minute, Replicas: 3, Storage: jetstream.FileStorage},
+		{Bucket: clusterBucket + "_PROBLEMS", History: 1, Replicas: 3, Storage: jetstream.FileStorage},
+	} {
+		if _, err := b.js.CreateKeyValue(ctx, cfg); err != nil {
+			t.Fatalf("bucket %s: %v", cfg.Bucket, err)
+		}
+	}
+	return b
+}
+
+// fleetPrimaries are two real MariaDB primaries (p2 in GTID domain 2)
+// and replicas of p1 that report their host, named after prefix.
+type fleetPrimaries struct {
+	p1, p2   *testdb.Server
+	replicas []*testdb.Server
+}
+
+func startFleetPrimaries(t *testing.T, prefix string, replicas int) fleetPrimaries {
+	t.Helper()
+	f := fleetPrimaries{
+		p1: testdb.StartPrimary(t, testdb.Options{Name: prefix + "p1"}),
+		p2: testdb.StartPrimary(t, testdb.Options{Name: prefix + "p2", Extra: []string{"--gtid-domain-id=2"}}),
+	}
+	for i := range replicas {
+		f.replicas = append(f.replicas, testdb.StartReplica(t, f.p1,
+			testdb.Options{Name: fmt.Sprintf("%sr%d", prefix, i+1), Extra: []string{"--report-host=127.0.0.1"}}))
+	}
+	return f
+}
+
+// expectedReplicas is SIDECAR_EXPECTED_REPLICAS naming servers.
+func expectedReplicas(servers ...*testdb.Server) string {
+	addrs := make([]string, len(servers))
+	for i, s := range servers {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", s.Port)
+	}
+	return "SIDECAR_EXPECTED_REPLICAS=" + strings.Join(addrs, ",")
+}
+
 // clusterSidecar is a daemon run in-process against the NATS cluster.
 type clusterSidecar struct {
 	name, base string
 	stop       func()
 }
 
+// startClusterSidecar runs the daemon as prod/<instance> with short
+// periods (status every second, stats every 2 s); env adds to or
+// overrides its environment.
 func startClusterSidecar(t *testing.T, urls, instance string, env ...string) *clusterSidecar {
 	t.Helper()
 	httpAddr := freeAddr(t)
@@ -68,44 +150,18 @@ func fleetOnceText(t *testing.T, urls, format string) string {
 // three servers' URLs, shows the four findings.
 func TestFleet_ClusterFourFindings(t *testing.T) {
 	testdb.Require(t)
-	nodes := testnats.StartCluster(t, 3)
-	urls := testnats.URLs(nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	// The operator's part on a cluster: the stream and the buckets with
-	// three replicas, created once JetStream has a meta leader.
-	waitFor(t, "a JetStream meta leader and the R3 stream", 90*time.Second, func() bool {
-		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-		defer scancel()
-		_, err = js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{Name: "MYSQL_HEALTH", Subjects: []string{"mysql.health.>"},
-			Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 2 * time.Minute})
-		return err == nil
-	})
-	for _, cfg := range []jetstream.KeyValueConfig{
-		{Bucket: "MYSQL_HEALTH_STATUS", History: 1, TTL: 10 * time.Minute, Replicas: 3, Storage: jetstream.FileStorage},
-		{Bucket: "MYSQL_HEALTH_STATUS_PROBLEMS", History: 1, Replicas: 3, Storage: jetstream.FileStorage},
-	} {
-		if _, err := js.CreateKeyValue(ctx, cfg); err != nil {
-			t.Fatalf("bucket %s: %v", cfg.Bucket, err)
-		}
-	}
-
-	p1 := testdb.StartPrimary(t, testdb.Options{Name: "flp1"})
-	p2 := testdb.StartPrimary(t, testdb.Options{Name: "flp2", Extra: []string{"--gtid-domain-id=2"}})
-	r1 := testdb.StartReplica(t, p1, testdb.Options{Name: "flr1", Extra: []string{"--report-host=127.0.0.1"}})
-	r2 := testdb.StartReplica(t, p1, testdb.Options{Name: "flr2", Extra: []string{"--report-host=127.0.0.1"}})
+	bus := startFleetBus(t, ctx)
+	urls := bus.urls
+	dbs := startFleetPrimaries(t, "fl", 2)
+	p1, p2, r1, r2 := dbs.p1, dbs.p2, dbs.replicas[0], dbs.replicas[1]
 	file, pos := p2.MasterStatus(t)
 	r2.Exec(t, fmt.Sprintf("CHANGE MASTER 'b' TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', MASTER_PASSWORD='repl', "+
 		"MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=no, MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d", p2.Port, file, pos))
 	r2.Exec(t, "START SLAVE 'b'")
 
-	inv := fmt.Sprintf("SIDECAR_EXPECTED_REPLICAS=127.0.0.1:%d,127.0.0.1:%d", r1.Port, r2.Port)
+	inv := expectedReplicas(r1, r2)
 	a := startClusterSidecar(t, urls, "a", "SIDECAR_MYSQL_ADDR="+p1.Addr, "SIDECAR_SERVER_ID=4000000123", inv)
 	b := startClusterSidecar(t, urls, "b", "SIDECAR_MYSQL_ADDR="+p2.Addr, "SIDECAR_SERVER_ID=4000000123")
 	c := startClusterSidecar(t, urls, "c", "SIDECAR_MYSQL_ADDR="+p1.Addr, "SIDECAR_SERVER_ID=4000000200", inv)

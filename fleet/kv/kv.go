@@ -63,22 +63,41 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string, every time
 	return kv, nil
 }
 
+// RequestTimeout bounds each request Read makes. A stream whose leader
+// was lost answers nothing until its replicas elected a new one (seconds
+// on nats-server 2.9), so a request sent meanwhile waits out its whole
+// timeout: a short one lets the next read reach the new leader soon after
+// the election instead of waiting for a long deadline.
+const RequestTimeout = 2 * time.Second
+
 // Read returns every key of the bucket as it is now, with the keys
 // removed (deleted, or expired with a delete marker) marked Gone. Values
 // that are not a status document are counted in bad, not returned. It
 // creates no consumer: the keys come from the stream's subject list and
 // each value from a direct read of the subject's last message, which is
 // what an anonymous client of the embedded server may do and what keeps
-// working on a cluster while a consumer could not be placed.
+// working on a cluster while a consumer could not be placed. Each request
+// is bounded by RequestTimeout as well as by ctx.
 func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries []fleet.Entry, bad int, err error) {
-	stream, err := js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read key-value bucket %s: %w", bucket, err)
-	}
+	var stream jetstream.Stream
+	var info *jetstream.StreamInfo
 	prefix := "$KV." + bucket + "."
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	err = within(ctx, func(ctx context.Context) (err error) {
+		if stream, err = js.Stream(ctx, "KV_"+bucket); err != nil {
+			return fmt.Errorf("read key-value bucket %s: %w", bucket, err)
+		}
+		return nil
+	})
+	if err == nil {
+		err = within(ctx, func(ctx context.Context) (err error) {
+			if info, err = stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">")); err != nil {
+				return fmt.Errorf("list key-value bucket %s: %w", bucket, err)
+			}
+			return nil
+		})
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("list key-value bucket %s: %w", bucket, err)
+		return nil, 0, err
 	}
 	subjects := make([]string, 0, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
@@ -87,7 +106,11 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries [
 	slices.Sort(subjects)
 	st := NewState()
 	for _, subj := range subjects {
-		m, err := stream.GetLastMsgForSubject(ctx, subj)
+		var m *jetstream.RawStreamMsg
+		err := within(ctx, func(ctx context.Context) (err error) {
+			m, err = stream.GetLastMsgForSubject(ctx, subj)
+			return err
+		})
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // expired meanwhile
 		}
@@ -97,6 +120,13 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries [
 		st.apply(strings.TrimPrefix(subj, prefix), operation(m.Header), m.Time, m.Data)
 	}
 	return st.Entries(), st.Bad, nil
+}
+
+// within runs one request with RequestTimeout.
+func within(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // operation is a stored message's key-value operation, from its headers

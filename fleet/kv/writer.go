@@ -19,8 +19,11 @@ import (
 const checkEvery = time.Second
 
 // putTimeout bounds one bind or put: the writer then tries again at the
-// next check, with the latest document.
-const putTimeout = 5 * time.Second
+// next check, with the latest document. A put sent while the bucket's
+// stream has no leader (a cluster node was lost, an election runs) gets
+// no answer at all, so it is short: the next put reaches the new leader
+// soon after the election.
+const putTimeout = RequestTimeout
 
 // errorLogEvery rate-limits the writer's failure lines.
 const errorLogEvery = 30 * time.Second

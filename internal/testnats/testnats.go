@@ -33,8 +33,12 @@ type Server struct {
 	dir  string
 	port int
 	conf string // configuration file, or empty
-	cmd  *exec.Cmd
-	done chan struct{} // closed once cmd exited and was reaped
+	// name and monitor are a cluster node's server_name and monitoring
+	// port (StartCluster); empty and 0 otherwise.
+	name    string
+	monitor int
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once cmd exited and was reaped
 	// killing is set while an exit is ours (Kill, the test's end); a
 	// process that exits without it died unexpectedly.
 	killing atomic.Bool
@@ -98,6 +102,27 @@ func New(t testing.TB) *Server {
 
 // URL is the client URL.
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+
+// Name is a cluster node's server_name (n1, n2, ...), as JetStream
+// names stream leaders; empty for a single server.
+func (s *Server) Name() string { return s.name }
+
+// PID is the running process's id, 0 when it is not running.
+func (s *Server) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// MonitorURL is a cluster node's HTTP monitoring endpoint (/varz,
+// /connz, ...); empty for a single server.
+func (s *Server) MonitorURL() string {
+	if s.monitor == 0 {
+		return ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", s.monitor)
+}
 
 // StoreDir is the JetStream store directory, kept across restarts.
 func (s *Server) StoreDir() string { return s.dir }
@@ -216,10 +241,11 @@ func freePort(t testing.TB) int {
 }
 
 // StartCluster starts n nats-server processes with JetStream as one
-// cluster, routed to each other on loopback (each its own port, store and
-// server name), and kills them at cleanup. The caller waits for JetStream's
-// meta leader as it needs (creating a stream with n replicas succeeds once
-// there is one). Kill and Start act on one node.
+// cluster, routed to each other on loopback (each its own port, store,
+// server name and HTTP monitoring port), and kills them at cleanup. The
+// caller waits for JetStream's meta leader as it needs (creating a stream
+// with n replicas succeeds once there is one). Kill and Start act on one
+// node.
 func StartCluster(t testing.TB, n int) []*Server {
 	t.Helper()
 	routePorts := make([]int, n)
@@ -234,8 +260,9 @@ func StartCluster(t testing.TB, n int) []*Server {
 	for i := range nodes {
 		s := New(t)
 		s.conf = filepath.Join(s.dir, "server.conf")
-		conf := fmt.Sprintf("server_name: n%d\ncluster {\n  name: testnats\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n",
-			i+1, routePorts[i], strings.Join(routes, ", "))
+		s.name, s.monitor = fmt.Sprintf("n%d", i+1), freePort(t)
+		conf := fmt.Sprintf("server_name: %s\nhttp: 127.0.0.1:%d\ncluster {\n  name: testnats\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n",
+			s.name, s.monitor, routePorts[i], strings.Join(routes, ", "))
 		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 			t.Fatalf("testnats: write config: %v", err)
 		}
