@@ -98,44 +98,8 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 	start := time.Now()
 	o := health.Observation{At: start, User: p.cfg.User, Reads: map[health.Read]health.ReadResult{}}
 	p.lost = nil
-
-	vars, _ := p.read(ctx, &o, health.ReadVariables, func(rs Rowset) (any, error) { return mapNameValues(rs) })
-	if vars != nil {
-		v := vars.(map[string]string)
-		o.Variables = v
-		p.server, p.known = server(v, p.cfg.Flavor), true
-		p.ps = on(v["performance_schema"])
-		if g := v["gtid_binlog_pos"]; g != "" {
-			o.Binlog.GTID = g
-		}
-	}
-	o.Server, o.PerformanceSchema, o.Account = p.server, p.ps, p.account
-	status, _ := p.read(ctx, &o, health.ReadStatus, func(rs Rowset) (any, error) { return mapNameValues(rs) })
-	if status != nil {
-		o.Status = status.(map[string]string)
-	}
-	o.SemiSync = semiSync(o.Variables, o.Status)
-	o.Connections = connections(o.Variables, o.Status)
-
-	if v, ok := p.read(ctx, &o, health.ReadDumpThreads, func(rs Rowset) (any, error) { return mapDumpThreads(rs) }); ok {
-		o.DumpThreads = v.([]health.DumpThread)
-	}
-	if v, ok := p.read(ctx, &o, health.ReadReplicaHosts, func(rs Rowset) (any, error) { return mapRegistrations(rs) }); ok {
-		o.Replicas = v.([]health.Registration)
-	}
-	if v, ok := p.read(ctx, &o, health.ReadBinlogStatus, func(rs Rowset) (any, error) { return mapBinlogStatus(rs) }); ok {
-		gtid := o.Binlog.GTID
-		o.Binlog = v.(health.BinlogStatus)
-		if o.Binlog.GTID == "" {
-			o.Binlog.GTID = gtid // MariaDB: @@gtid_binlog_pos
-		}
-	}
-	if v, ok := p.read(ctx, &o, health.ReadBinlogFiles, func(rs Rowset) (any, error) { return mapBinlogFiles(rs) }); ok {
-		o.BinlogFiles = v.([]health.BinlogFile)
-	}
-	if v, ok := p.read(ctx, &o, health.ReadChannels, func(rs Rowset) (any, error) { return mapChannels(rs) }); ok {
-		o.Channels = v.([]health.Channel)
-	}
+	p.observeServer(ctx, &o)
+	p.observeReplication(ctx, &o)
 	o.Took = time.Since(start)
 	p.regrant = false
 	for _, r := range o.Reads {
@@ -149,25 +113,90 @@ func (p *Probe) Observe(ctx context.Context) health.Observation {
 	return o
 }
 
-// read runs the statements of one read until one succeeds, records the
-// evidence in o.Reads and returns the mapped value. ok is false when the
-// read failed or the account lacks its privilege (the value may still be
-// partial, e.g. the account's own threads).
-func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, mapRows func(Rowset) (any, error)) (any, bool) {
+// observeServer reads the variables and status: the server's identity
+// (which decides every later statement), semi-sync and connection load.
+func (p *Probe) observeServer(ctx context.Context, o *health.Observation) {
+	if vars, _ := readAs(ctx, p, o, health.ReadVariables, mapNameValues); vars != nil {
+		o.Variables = vars
+		p.server, p.known = server(vars, p.cfg.Flavor), true
+		p.ps = on(vars["performance_schema"])
+		if g := vars["gtid_binlog_pos"]; g != "" {
+			o.Binlog.GTID = g
+		}
+	}
+	o.Server, o.PerformanceSchema, o.Account = p.server, p.ps, p.account
+	if status, _ := readAs(ctx, p, o, health.ReadStatus, mapNameValues); status != nil {
+		o.Status = status
+	}
+	o.SemiSync = semiSync(o.Variables, o.Status)
+	o.Connections = connections(o.Variables, o.Status)
+}
+
+// observeReplication reads the dump threads, registered replicas, binlog
+// and the server's own channels.
+func (p *Probe) observeReplication(ctx context.Context, o *health.Observation) {
+	if v, ok := readAs(ctx, p, o, health.ReadDumpThreads, mapDumpThreads); ok {
+		o.DumpThreads = v
+	}
+	if v, ok := readAs(ctx, p, o, health.ReadReplicaHosts, mapRegistrations); ok {
+		o.Replicas = v
+	}
+	if v, ok := readAs(ctx, p, o, health.ReadBinlogStatus, mapBinlogStatus); ok {
+		if v.GTID == "" {
+			v.GTID = o.Binlog.GTID // MariaDB: @@gtid_binlog_pos
+		}
+		o.Binlog = v
+	}
+	if v, ok := readAs(ctx, p, o, health.ReadBinlogFiles, mapBinlogFiles); ok {
+		o.BinlogFiles = v
+	}
+	if v, ok := readAs(ctx, p, o, health.ReadChannels, mapChannels); ok {
+		o.Channels = v
+	}
+}
+
+// readAs performs read r, records its evidence in o.Reads and returns the
+// value mapRows makes of the result. ok is false when the read failed or
+// the account lacks its privilege (the value may then still be partial,
+// e.g. the account's own threads).
+func readAs[T any](ctx context.Context, p *Probe, o *health.Observation, r health.Read, mapRows func(Rowset) (T, error)) (v T, ok bool) {
 	res := health.ReadResult{At: time.Now()}
 	defer func() { o.Reads[r] = res }()
+	rs, st, ran := p.run(ctx, r, &res)
+	if !ran {
+		return v, false
+	}
+	v, err := mapRows(rs)
+	res.Rows = len(rs.Rows)
+	if err != nil {
+		res.Err = err.Error()
+		var none T
+		return none, false
+	}
+	if st.Silent && p.privs != nil && !p.privs[st.Priv] && !p.privs["SUPER"] {
+		res.MissingPrivilege = st.Priv // without it the server hides rows instead of failing
+		return v, false
+	}
+	return v, true
+}
+
+// run runs the statements of one read until one answers and records in
+// res what ran and how it went; ran is false when none answered.
+func (p *Probe) run(ctx context.Context, r health.Read, res *health.ReadResult) (Rowset, mysqlserver.Statement, bool) {
 	cands := mysqlserver.Statements(r, p.server.Flavor, mysqlserver.ParseVersion(p.server.Version), p.ps)
 	if r != health.ReadVariables && !p.known {
 		res.Err, res.Skipped = "server flavor and version unknown (variables not read)", true
-		return nil, false
+		return Rowset{}, mysqlserver.Statement{}, false
 	}
 	if p.lost != nil {
 		res.Err, res.Skipped = fmt.Sprintf("connection lost earlier in this poll: %v", p.lost), true
-		return nil, false
+		return Rowset{}, mysqlserver.Statement{}, false
 	}
-	if len(cands) > 0 {
-		res.Grant = cands[0].Priv // the preferred statement's grant on this version
+	if len(cands) == 0 {
+		res.Err = fmt.Sprintf("no statement for %s %s", p.server.Flavor, p.server.Version)
+		return Rowset{}, mysqlserver.Statement{}, false
 	}
+	res.Grant = cands[0].Priv // the preferred statement's grant on this version
 	for i, st := range cands {
 		if msg, skip := p.unsupported[st.SQL]; skip && i+1 < len(cands) {
 			res.FallbackFrom = msg
@@ -177,40 +206,25 @@ func (p *Probe) read(ctx context.Context, o *health.Observation, r health.Read, 
 		res.Queries++
 		rs, err := p.exec(ctx, st.SQL)
 		res.Took = time.Since(res.At)
-		myErr, serverErr := client.AsServerError(err)
+		se, serverErr := client.AsServerError(err)
 		switch {
 		case err == nil:
-			v, err := mapRows(rs)
-			res.Rows = len(rs.Rows)
-			if err != nil {
-				res.Err = err.Error()
-				return nil, false
-			}
-			if st.Silent && p.privs != nil && !p.privs[st.Priv] && !p.privs["SUPER"] {
-				res.MissingPrivilege = st.Priv // without it the server hides rows instead of failing
-				return v, false
-			}
-			return v, true
+			return rs, st, true
 		case serverErr && i+1 < len(cands):
 			res.FallbackFrom = err.Error() // e.g. performance_schema not readable: take the next statement
 			p.unsupported[st.SQL] = res.FallbackFrom
-			continue
-		case serverErr && mysqlserver.IsPrivilegeError(myErr.Code):
-			res.MissingPrivilege = missingPrivilege(myErr, st.Priv)
-			res.Err, res.Code = err.Error(), myErr.Code
-			return nil, false
 		case serverErr:
-			res.Err, res.Code = err.Error(), myErr.Code
-			return nil, false
+			res.Err, res.Code = err.Error(), se.Code
+			if mysqlserver.IsPrivilegeError(se.Code) {
+				res.MissingPrivilege = missingPrivilege(se, st.Priv)
+			}
+			return Rowset{}, mysqlserver.Statement{}, false
 		default:
 			res.Err = err.Error()
-			return nil, false
+			return Rowset{}, mysqlserver.Statement{}, false
 		}
 	}
-	if len(cands) == 0 {
-		res.Err = fmt.Sprintf("no statement for %s %s", p.server.Flavor, p.server.Version)
-	}
-	return nil, false
+	return Rowset{}, mysqlserver.Statement{}, false
 }
 
 var (
