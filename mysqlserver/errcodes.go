@@ -11,6 +11,11 @@ const (
 	ErrSpecificAccessDenied = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR: e.g. SHOW SLAVE HOSTS without REPLICATION MASTER ADMIN
 	ErrOptionPrevents       = 1290 // ER_OPTION_PREVENTS_STATEMENT: e.g. --read-only
 	ErrReadOnlyMode         = 1836 // ER_READ_ONLY_MODE
+	// ErrFatalReadingBinlog (ER_MASTER_FATAL_ERROR_READING_BINLOG) ends a
+	// dump: a purged or unknown position, or another replica with the same
+	// server_id or UUID (the message tells which).
+	ErrFatalReadingBinlog = 1236
+	ErrMariaDBSameID      = 4052 // ER_SLAVE_SAME_ID (MariaDB): a replica with the same server_id is connected
 )
 
 // IsPrivilegeError reports whether a server error code means the account

@@ -9,30 +9,48 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 )
 
-// The throwaway server offers no TLS: "preferred" connects in plain text,
-// "required" (not preferred) fails instead of silently dropping TLS.
-func TestConnect_tlsPreferredFallsBackOnlyWhenPreferred(t *testing.T) {
+// liveTarget starts a throwaway server (no TLS) and returns how to reach it.
+func liveTarget(t *testing.T) Target {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts mariadbd")
 	}
 	srv := testdb.StartPrimary(t, testdb.Options{})
+	return Target{Addr: srv.Addr, User: "bench", Password: "bench"}
+}
+
+// connect opens a connection to target within a minute; the test closes it.
+func connect(t *testing.T, target Target) (*Conn, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	target := Target{Addr: srv.Addr, User: "bench", Password: "bench",
-		TLS: &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12}, TLSPreferred: true}
-
 	c, err := Connect(ctx, target, time.Now().Add(30*time.Second))
+	if err == nil {
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	return c, err
+}
+
+// The throwaway server offers no TLS: "preferred" connects in plain text,
+// "required" (not preferred) fails instead of silently dropping TLS.
+func TestConnect_tlsPreferredFallsBackOnlyWhenPreferred(t *testing.T) {
+	target := liveTarget(t)
+	target.TLS = &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	target.TLSPreferred = true
+
+	c, err := connect(t, target)
 	if err != nil {
 		t.Fatalf("preferred: %v", err)
 	}
 	if err := c.Exec("SELECT 1"); err != nil {
 		t.Errorf("preferred connection does not answer: %v", err)
 	}
-	c.Close()
+	if c.TLS() {
+		t.Error("TLS() = true after the plain-text fallback")
+	}
 
 	target.TLSPreferred = false
-	if c, err := Connect(ctx, target, time.Now().Add(30*time.Second)); err == nil {
-		c.Close()
+	if _, err := connect(t, target); err == nil {
 		t.Fatal("required TLS against a server without TLS: connected, want an error")
 	}
 }

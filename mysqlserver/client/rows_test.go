@@ -3,25 +3,15 @@ package client
 import (
 	"context"
 	"testing"
-	"time"
-
-	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 )
 
 // Values are copied: they survive the result's Close, which hands the
 // buffer back to go-mysql's pool, and NULL stays distinct from "".
 func TestQuery_copiesAndKeepsNull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts mariadbd")
-	}
-	srv := testdb.StartPrimary(t, testdb.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := Connect(ctx, Target{Addr: srv.Addr, User: "bench", Password: "bench"}, time.Now().Add(30*time.Second))
+	c, err := connect(t, liveTarget(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	rows, err := c.Query("SELECT 'first' AS a, NULL AS b, '' AS c")
 	if err != nil {
 		t.Fatal(err)
@@ -46,17 +36,10 @@ func TestQuery_copiesAndKeepsNull(t *testing.T) {
 
 // A server's error is told from the network's, and survives wrapping.
 func TestAsServerError(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts mariadbd")
-	}
-	srv := testdb.StartPrimary(t, testdb.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := Connect(ctx, Target{Addr: srv.Addr, User: "bench", Password: "bench"}, time.Now().Add(30*time.Second))
+	c, err := connect(t, liveTarget(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	_, err = c.Query("SELECT * FROM no_such_db.no_such_table")
 	se, ok := AsServerError(err)
 	if !ok || se.Code != 1146 && se.Code != 1049 {

@@ -7,7 +7,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 )
 
 // Sentinels for the conditions a caller (or a test) branches on. Every
@@ -104,15 +105,6 @@ func Hint(err error) string {
 	return ""
 }
 
-// MySQL error codes the sidecar recognises.
-const (
-	codeAccessDenied         = 1045 // ER_ACCESS_DENIED_ERROR
-	codeDBAccessDenied       = 1044 // ER_DBACCESS_DENIED_ERROR
-	codeSpecificAccessDenied = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR
-	codeMasterFatalReading   = 1236 // ER_MASTER_FATAL_ERROR_READING_BINLOG
-	codeMariaDuplicateSlave  = 4052 // ER_SLAVE_SAME_ID (MariaDB)
-)
-
 // privilegeInMessage finds the privilege named by a 1227 message such as
 // "Access denied; you need (at least one of) the BINLOG MONITOR privilege(s)".
 var privilegeInMessage = regexp.MustCompile(`the ([A-Z ,]+?) privilege`)
@@ -136,7 +128,7 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 		return err
 	}
 	e := &Error{Op: op, Err: err}
-	var my *mysql.MyError
+	my, serverErr := client.AsServerError(err)
 	switch {
 	case errors.Is(err, ErrReadTimeout):
 		e.Kind = ErrReadTimeout
@@ -144,9 +136,9 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 	case errors.Is(err, ErrBadPosition):
 		e.Kind = ErrBadPosition
 		e.Fix = "the server does not have the position in SIDECAR_START; check SIDECAR_START against SHOW BINARY LOGS, or use earliest or end"
-	case errors.As(err, &my):
+	case serverErr:
 		switch my.Code {
-		case codeAccessDenied, codeDBAccessDenied:
+		case mysqlserver.ErrAccessDenied, mysqlserver.ErrDBAccessDenied:
 			if op == "connect" {
 				e.Kind = ErrAccessDenied
 				e.Fix = fmt.Sprintf("the server refused user %q: check SIDECAR_MYSQL_USER and SIDECAR_MYSQL_PASSWORD, and that the account may connect from this host", user)
@@ -156,14 +148,14 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 				e.Kind = ErrMissingPrivilege
 				e.Fix = fmt.Sprintf("the account lacks REPLICATION SLAVE: GRANT REPLICATION SLAVE ON *.* TO %s", grantee(user))
 			}
-		case codeSpecificAccessDenied:
+		case mysqlserver.ErrSpecificAccessDenied:
 			e.Kind = ErrMissingPrivilege
 			priv := "the privilege named in the error"
 			if m := privilegeInMessage.FindStringSubmatch(my.Message); m != nil {
 				priv = m[1]
 			}
 			e.Fix = fmt.Sprintf("the account lacks %s: GRANT %s ON *.* TO %s", priv, firstPrivilege(priv), grantee(user))
-		case codeMasterFatalReading:
+		case mysqlserver.ErrFatalReadingBinlog:
 			msg := strings.ToLower(my.Message)
 			switch {
 			case strings.Contains(msg, "could not find first log file"), strings.Contains(msg, "purged"):
@@ -176,7 +168,7 @@ func classify(op string, err error, user, addr string, serverID uint32) error {
 				e.Kind = ErrBadPosition
 				e.Fix = "the server cannot stream from the requested position; check SIDECAR_START"
 			}
-		case codeMariaDuplicateSlave:
+		case mysqlserver.ErrMariaDBSameID:
 			e.Kind = ErrDuplicateReplica
 			e.Fix = fmt.Sprintf("server_id %d is also used by another replica; set SIDECAR_SERVER_ID to an id no server uses", serverID)
 		}
