@@ -146,9 +146,10 @@ func (t *translator) startSession(pos stream.Position) {
 	t.last = nil
 }
 
-// handle processes one event as received: header, body and checksum.
-// The steps that run on every event are small enough for the compiler to
-// inline; their rare branches are functions of their own.
+// handle processes one event as received: header, body and checksum. What
+// runs on every event is written here; the rare branches (control events,
+// the preamble, the liveness touch) and the per-type work are steps of
+// their own.
 func (t *translator) handle(raw []byte) error {
 	h, err := decodeHeader(raw)
 	if err != nil {
@@ -163,8 +164,28 @@ func (t *translator) handle(raw []byte) error {
 			return err
 		}
 	}
-	t.advance(h)
-	body := t.count(raw, h)
+	// A real event: it is in the binlog and counts. Its position and
+	// figures are written out here, not as steps of their own: as
+	// inlined calls they cost 8% of BenchmarkTranslate.
+	if t.preamble && h.logPos != 0 {
+		t.preambleAt(h)
+	}
+	if h.logPos != 0 {
+		t.pos = h.logPos
+	} else {
+		t.pos += h.size
+	}
+	b := &t.batch
+	b.Events[metricType[h.typ]]++
+	b.Bytes += uint64(h.size)
+	if h.timestamp != 0 {
+		b.EventTime = h.timestamp
+	}
+	end := len(raw) - t.fd.checksum
+	if end < headerLen {
+		end = headerLen
+	}
+	body := raw[headerLen:end]
 	endsGroup := false
 	switch h.typ {
 	case evMariaGTID:
@@ -249,20 +270,6 @@ func (t *translator) control(raw []byte, h header) (done bool, err error) {
 	return false, nil
 }
 
-// advance moves the position past a real event (it is in the binlog and
-// counts). In the preamble of a GTID-started dump, the event shows where
-// the dump starts.
-func (t *translator) advance(h header) {
-	if h.logPos == 0 {
-		t.pos += h.size
-		return
-	}
-	if t.preamble {
-		t.preambleAt(h)
-	}
-	t.pos = h.logPos
-}
-
 // preambleAt sees a real event in the preamble: a GTID event is the
 // dump's first transaction; any event that does not follow the last one
 // means the server skipped transactions in between.
@@ -273,22 +280,6 @@ func (t *translator) preambleAt(h header) {
 	case start != t.pos:
 		t.skipTo(start) // it skipped transactions; what came before is before the start
 	}
-}
-
-// count adds the event to the batch's figures and returns its body, the
-// checksum cut off.
-func (t *translator) count(raw []byte, h header) []byte {
-	b := &t.batch
-	b.Events[metricType[h.typ]]++
-	b.Bytes += uint64(h.size)
-	if h.timestamp != 0 {
-		b.EventTime = h.timestamp
-	}
-	end := len(raw) - t.fd.checksum
-	if end < headerLen {
-		end = headerLen
-	}
-	return raw[headerLen:end]
 }
 
 // queryEvent applies a statement to the event group and reports whether
