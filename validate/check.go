@@ -247,9 +247,9 @@ func (v *view) binlog() (on, known bool, o mycnf.Option, explicit bool) {
 		return o.Prefix != "skip" && o.Prefix != "disable", true, o, true
 	}
 	switch {
-	case v.flavor == FlavorMariaDB:
+	case v.flavor == mysqlserver.FlavorMariaDB:
 		return false, true, o, false
-	case v.flavor == FlavorMySQL && v.version != "":
+	case v.flavor == mysqlserver.FlavorMySQL && v.version != "":
 		// On by default since MySQL 8.0 (WL#10470).
 		return versionAtLeast(v.version, 8, 0), true, o, false
 	}
@@ -335,7 +335,7 @@ func checkBinlog(c *checker) {
 
 func flavorName(v *view) string {
 	switch {
-	case v.flavor == FlavorMariaDB:
+	case v.flavor == mysqlserver.FlavorMariaDB:
 		return "MariaDB"
 	case v.version != "":
 		return "MySQL " + v.version
@@ -353,10 +353,10 @@ func checkRowFormat(c *checker) {
 		case ok && f != "ROW":
 			c.report(v, "V4", SeverityError, optAt(o), "set binlog_format=ROW",
 				"binlog_format=%s: STATEMENT and MIXED binlogs carry SQL text instead of rows, and the sidecar reads rows", o.Value)
-		case !ok && v.flavor == FlavorMariaDB:
+		case !ok && v.flavor == mysqlserver.FlavorMariaDB:
 			c.report(v, "V4", SeverityError, v.at(), "set binlog_format=ROW",
 				"binlog_format is not set and MariaDB defaults to MIXED, which logs SQL text instead of rows")
-		case !ok && v.flavor == FlavorUnknown:
+		case !ok && v.flavor == flavorUnknown:
 			c.report(v, "V4", SeverityWarning, v.at(), "set binlog_format=ROW explicitly",
 				"binlog_format is not set: MySQL 5.7.7+ defaults to ROW but MariaDB to MIXED")
 		}
@@ -382,7 +382,7 @@ func checkGTID(c *checker) {
 	for _, v := range c.views {
 		gm, gmo, gmSet := v.word("gtid_mode")
 		egc, egco, egcSet := v.word("enforce_gtid_consistency") // ON, OFF, WARN, or bare
-		if v.flavor == FlavorMariaDB {
+		if v.flavor == mysqlserver.FlavorMariaDB {
 			for _, o := range []struct {
 				set bool
 				o   mycnf.Option

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/binlog-sidecar/binlog-sidecar/mycnf"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 func nameSet(names ...string) map[string]bool {
@@ -31,11 +32,11 @@ var (
 		"rpl_semi_sync_slave_trace_level", "rpl_semi_sync_slave_delay_master", "rpl_semi_sync_slave_kill_conn_timeout")
 )
 
-func knownSemi(f Flavor, name string) bool {
+func knownSemi(f string, name string) bool {
 	switch f {
-	case FlavorMariaDB:
+	case mysqlserver.FlavorMariaDB:
 		return semiMariaDB[name]
-	case FlavorMySQL:
+	case mysqlserver.FlavorMySQL:
 		return semiMySQLOld[name] || semiMySQLNew[name]
 	}
 	return semiMySQLOld[name] || semiMySQLNew[name] || semiMariaDB[name]
@@ -73,7 +74,7 @@ func counterpart(name string) string {
 // suggest proposes a known name for a wrong one: the name with its words
 // made consistent with its own prefix (…source_wait_no_slave →
 // …source_wait_no_replica), else its counterpart.
-func suggest(f Flavor, name string) string {
+func suggest(f string, name string) string {
 	rest := strings.TrimPrefix(name, "rpl_semi_sync_")
 	word, tail, _ := strings.Cut(rest, "_")
 	fixed := name
@@ -167,7 +168,7 @@ func checkSemiSyncCount(c *checker) {
 			continue
 		}
 		need, needAt := uint64(1), o
-		if v.flavor != FlavorMariaDB {
+		if v.flavor != mysqlserver.FlavorMariaDB {
 			if n, wo, ok := c.number(v, "V6", semiWaitCount...); ok {
 				need, needAt = n, wo
 			}
@@ -223,7 +224,7 @@ func checkSemiSyncNames(c *checker) {
 			fam, side := semiFamily(o.Name)
 			used[side][fam] = append(used[side][fam], o)
 		}
-		if v.flavor == FlavorMariaDB {
+		if v.flavor == mysqlserver.FlavorMariaDB {
 			for _, lib := range sortedKeys(libs) {
 				c.report(v, "V8", SeverityWarning, optAt(libs[lib]), "drop "+lib+" from "+libs[lib].Raw,
 					"%s: semi-sync is built into MariaDB since 10.3.3, there is no plugin to load", lib)
@@ -242,10 +243,10 @@ func (c *checker) unknownSemi(v *view, o mycnf.Option) {
 		fix = "did you mean " + s + "?"
 	}
 	switch {
-	case v.flavor == FlavorMariaDB && o.Name == "rpl_semi_sync_master_wait_for_slave_count":
+	case v.flavor == mysqlserver.FlavorMariaDB && o.Name == "rpl_semi_sync_master_wait_for_slave_count":
 		c.report(v, "V8", SeverityError, optAt(o), "remove it; on MariaDB one acknowledgement from any semi-sync replica is enough",
 			"%s does not exist on MariaDB: %s", o.Raw, ignoredOrRefused(o))
-	case v.flavor == FlavorMariaDB && (semiMySQLNew[o.Name] || semiMySQLOld[o.Name]):
+	case v.flavor == mysqlserver.FlavorMariaDB && (semiMySQLNew[o.Name] || semiMySQLOld[o.Name]):
 		c.report(v, "V8", SeverityError, optAt(o), fix,
 			"%s is a MySQL plugin variable; MariaDB's built-in semi-sync uses rpl_semi_sync_master_*/slave_*: %s", o.Raw, ignoredOrRefused(o))
 	default:
@@ -286,7 +287,7 @@ func (c *checker) semiFamilies(v *view, side string, libs map[string]mycnf.Optio
 	if loaded == "" && len(used["old"]) > 0 && len(used["new"]) > 0 {
 		c.mixedSemi(v, used)
 	}
-	if len(used["old"]) > 0 && v.flavor == FlavorMySQL && versionAtLeast(v.version, 9, 0) {
+	if len(used["old"]) > 0 && v.flavor == mysqlserver.FlavorMySQL && versionAtLeast(v.version, 9, 0) {
 		o := used["old"][0]
 		c.report(v, "V8", SeverityWarning, optAt(o), "use "+counterpart(o.Name),
 			"%s: MySQL 9.x removed the %s plugin, only the rpl_semi_sync_source/replica names exist", o.Raw, lib["old"])

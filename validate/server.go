@@ -10,23 +10,17 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
-// Flavor is the server family; it decides defaults and variable names.
-type Flavor string
-
-// Flavors. Unknown means the files did not say, and checks whose answer
-// depends on it either cover both or ask for an explicit setting.
-const (
-	FlavorUnknown Flavor = ""
-	FlavorMySQL   Flavor = mysqlserver.FlavorMySQL
-	FlavorMariaDB Flavor = mysqlserver.FlavorMariaDB
-)
+// flavorUnknown is a Server's flavor when the files did not say (the
+// others are mysqlserver.FlavorMySQL and FlavorMariaDB): checks whose
+// answer depends on it either cover both or ask for an explicit setting.
+const flavorUnknown = ""
 
 // Server is one server of the topology: an option file, or the values a live
 // server reported.
 type Server struct {
 	Name    string      // the file as given, or "live <addr>"
 	File    *mycnf.File // its options (synthetic for a live server)
-	Flavor  Flavor      // known flavor; FlavorUnknown: inferred from the file
+	Flavor  string      // mysqlserver.FlavorMySQL or FlavorMariaDB; "": inferred from the file
 	Version string      // known version ("10.11.19-MariaDB"); "": from version groups
 	Live    bool        // values read from a running server
 	Addr    string      // host:port the server is reached at, when known
@@ -77,7 +71,7 @@ func LiveServer(name, addr string, vars map[string]string) Server {
 		f.Options = append(f.Options, o)
 	}
 	version := vars["version"]
-	flavor := Flavor(mysqlserver.Flavor(version, vars["version_comment"]))
+	flavor := mysqlserver.Flavor(version, vars["version_comment"])
 	return Server{Name: name, File: f, Flavor: flavor, Version: version, Live: true, Addr: addr}
 }
 
@@ -126,7 +120,7 @@ func versionAtLeast(v string, major, minor int) bool {
 type view struct {
 	srv     *Server
 	set     mycnf.Set
-	flavor  Flavor
+	flavor  string
 	version string // major.minor, "" when unknown
 	group   string // the version group, "" when none
 
@@ -182,19 +176,19 @@ var (
 		"mysqlx", "mysqlx_port", "default_authentication_plugin", "authentication_policy", "binlog_expire_logs_seconds"}
 )
 
-func inferFlavor(s *Server, v *view) Flavor {
-	if s.Flavor != FlavorUnknown {
+func inferFlavor(s *Server, v *view) string {
+	if s.Flavor != flavorUnknown {
 		return s.Flavor
 	}
 	if v.version != "" {
 		if versionAtLeast(v.version, 10, 0) {
-			return FlavorMariaDB
+			return mysqlserver.FlavorMariaDB
 		}
-		return FlavorMySQL
+		return mysqlserver.FlavorMySQL
 	}
 	for _, o := range v.set {
 		if strings.HasPrefix(o.Group, "mariadb") || o.Group == "client-server" {
-			return FlavorMariaDB
+			return mysqlserver.FlavorMariaDB
 		}
 	}
 	has := func(names []string) bool {
@@ -207,9 +201,9 @@ func inferFlavor(s *Server, v *view) Flavor {
 	}
 	switch my, maria := has(mysqlOnly), has(mariadbOnly); {
 	case my && !maria:
-		return FlavorMySQL
+		return mysqlserver.FlavorMySQL
 	case maria && !my:
-		return FlavorMariaDB
+		return mysqlserver.FlavorMariaDB
 	}
-	return FlavorUnknown
+	return flavorUnknown
 }

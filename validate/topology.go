@@ -3,6 +3,8 @@ package validate
 import (
 	"net"
 	"strings"
+
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 )
 
 // MaxNetTimeoutSeconds is the largest slave_net_timeout accepted without a
@@ -81,9 +83,9 @@ func checkChains(c *checker) {
 		lsuOn, lsuKnown := lsu, lset
 		if !lset {
 			switch {
-			case v.flavor == FlavorMySQL:
+			case v.flavor == mysqlserver.FlavorMySQL:
 				lsuOn, lsuKnown = v.version == "" || versionAtLeast(v.version, 8, 0), v.version != ""
-			case v.flavor == FlavorMariaDB:
+			case v.flavor == mysqlserver.FlavorMariaDB:
 				lsuOn, lsuKnown = false, true
 			}
 		}
@@ -112,17 +114,17 @@ func checkChains(c *checker) {
 // master_retry_count is not set.
 func defaultRetry(v *view) string {
 	switch {
-	case v.flavor == FlavorMariaDB && v.version != "" && versionAtLeast(v.version, 10, 6):
+	case v.flavor == mysqlserver.FlavorMariaDB && v.version != "" && versionAtLeast(v.version, 10, 6):
 		return "100000 attempts (MariaDB 10.6+)"
-	case v.flavor == FlavorMariaDB && v.version != "":
+	case v.flavor == mysqlserver.FlavorMariaDB && v.version != "":
 		return "86400 attempts (MariaDB up to 10.5)"
-	case v.flavor == FlavorMariaDB:
+	case v.flavor == mysqlserver.FlavorMariaDB:
 		return "86400 (MariaDB up to 10.5) or 100000 (10.6+) attempts"
-	case v.flavor == FlavorMySQL && v.version != "" && versionAtLeast(v.version, 8, 4):
+	case v.flavor == mysqlserver.FlavorMySQL && v.version != "" && versionAtLeast(v.version, 8, 4):
 		return "10 attempts (SOURCE_RETRY_COUNT default since MySQL 8.4)"
-	case v.flavor == FlavorMySQL && v.version != "" && !versionAtLeast(v.version, 8, 1):
+	case v.flavor == mysqlserver.FlavorMySQL && v.version != "" && !versionAtLeast(v.version, 8, 1):
 		return "86400 attempts (60 days at the default 60 s interval)"
-	case v.flavor == FlavorMySQL:
+	case v.flavor == mysqlserver.FlavorMySQL:
 		return "86400 (MySQL up to 8.0) or 10 (8.4+) attempts"
 	}
 	return "86400 (MySQL up to 8.0, MariaDB up to 10.5), 10 (MySQL 8.4+) or 100000 (MariaDB 10.6+) attempts"
@@ -168,8 +170,8 @@ func (c *checker) replicaCount(v *view) (n uint64, from string, known bool) {
 func checkPurgeConnections(c *checker) {
 	for _, v := range c.views {
 		n, o, set := c.number(v, "V18", "slave_connections_needed_for_purge")
-		supported := v.flavor == FlavorMariaDB && versionAtLeast(v.version, 11, 4)
-		known := v.flavor == FlavorMySQL || v.flavor == FlavorMariaDB && v.version != ""
+		supported := v.flavor == mysqlserver.FlavorMariaDB && versionAtLeast(v.version, 11, 4)
+		known := v.flavor == mysqlserver.FlavorMySQL || v.flavor == mysqlserver.FlavorMariaDB && v.version != ""
 		where := optAt(o)
 		switch {
 		case set && known && !supported && o.Loose:
@@ -205,11 +207,11 @@ func checkSidecar(c *checker) {
 		}
 		c.report(nil, "V19", SeverityError, at{key, 0}, "correct the variable; deploy/env.example lists every one with its default", "%s", msg)
 	}
-	if sc.Flavor != string(FlavorMySQL) && sc.Flavor != string(FlavorMariaDB) {
+	if sc.Flavor != mysqlserver.FlavorMySQL && sc.Flavor != mysqlserver.FlavorMariaDB {
 		return
 	}
 	for _, v := range c.views {
-		if v.source && v.flavor != FlavorUnknown && string(v.flavor) != sc.Flavor {
+		if v.source && v.flavor != flavorUnknown && v.flavor != sc.Flavor {
 			c.report(v, "V19", SeverityError, v.at(), "set SIDECAR_MYSQL_FLAVOR=auto or "+string(v.flavor),
 				"SIDECAR_MYSQL_FLAVOR=%s but %s is a %s server: the sidecar would misread its GTID events", sc.Flavor, v.srv.Name, flavorName(v))
 		}
