@@ -291,7 +291,7 @@ func (c *Config) resolveMySQL(p *problems) {
 	if c.MySQL.User == "" {
 		p.bad("MYSQL_USER", "empty; want the replication user's name")
 	}
-	p.oneOf("MYSQL_FLAVOR", c.MySQL.Flavor, "auto", "mysql", "mariadb")
+	p.oneOf("MYSQL_FLAVOR", c.MySQL.Flavor, mysqlserver.FlavorAuto, mysqlserver.FlavorMySQL, mysqlserver.FlavorMariaDB)
 	p.oneOf("MYSQL_TLS", c.MySQL.TLSMode, "disabled", "preferred", "required", "verify-ca", "verify-full")
 	if (c.MySQL.TLSMode == "verify-ca" || c.MySQL.TLSMode == "verify-full") && c.MySQL.TLSCA == "" {
 		p.bad("MYSQL_TLS_CA", "empty; SIDECAR_MYSQL_TLS=%s needs the CA file that signed the server's certificate", c.MySQL.TLSMode)

@@ -39,7 +39,7 @@ func TestLoadConfig_Defaults(t *testing.T) {
 	}{
 		{"mysql addr", cfg.MySQL.Addr, net.JoinHostPort("127.0.0.1", strconv.Itoa(inventory.DefaultPort))},
 		{"mysql user", cfg.MySQL.User, "sidecar"},
-		{"flavor", cfg.MySQL.Flavor, "auto"},
+		{"flavor", cfg.MySQL.Flavor, mysqlserver.FlavorAuto},
 		{"tls", cfg.MySQL.TLSMode, "preferred"},
 		{"cluster", cfg.Cluster, "default"},
 		{"start", cfg.Start, "end"},

@@ -179,7 +179,7 @@ func validateInput(ctx context.Context, a validateArgs, environ []string) (valid
 	}
 	if a.sidecarID != 0 {
 		if in.Sidecar == nil {
-			in.Sidecar = &validate.Sidecar{Flavor: "auto"}
+			in.Sidecar = &validate.Sidecar{Flavor: mysqlserver.FlavorAuto}
 		}
 		in.Sidecar.ServerID, in.Sidecar.ServerIDFrom = uint32(a.sidecarID), "--sidecar-server-id"
 	}
