@@ -36,7 +36,7 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 	type canaryDoc struct {
 		State     string `json:"state"`
 		Writes    uint64 `json:"writes"`
-		CommitMS  *struct{ P50, P99, Max float64 }
+		CommitMS  *struct{ P50, P99, Max float64 } `json:"commit_ms"`
 		Delivery  *struct{ P50, P99, Max float64 } `json:"delivery_ms"`
 		InFlight  *float64                         `json:"in_flight_ms"`
 		Reason    string                           `json:"reason"`
@@ -52,9 +52,10 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 	}
 	waitFor(t, "canary writing with semi-sync on", 60*time.Second, func() bool {
 		getJSON(d.base+"/status", &st)
-		return st.Canary.State == "writing" && st.Canary.Writes >= 3 && st.SemiSync.StatusOn && st.SemiSync.Clients == 1
+		return st.Canary.State == "writing" && st.Canary.Writes >= 3 && st.Canary.CommitMS != nil && st.Canary.Delivery != nil &&
+			st.SemiSync.StatusOn && st.SemiSync.Clients == 1
 	})
-	t.Logf("at rest: canary %+v", st.Canary)
+	t.Logf("at rest: commit ms %+v, delivery ms %+v after %d writes", *st.Canary.CommitMS, *st.Canary.Delivery, st.Canary.Writes)
 
 	frozen := testdb.FreezeUnderWrites(t, p, r, 2, "INSERT INTO sbtest.t VALUES ()")
 	var ev struct {
@@ -91,7 +92,7 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 		getJSON(d.base+"/status", &st)
 		return st.Canary.Killed >= 1
 	})
-	t.Logf("frozen: canary %+v", st.Canary)
+	t.Logf("frozen: %d writes, %d killed, %d slow intervals, commit ms %+v", st.Canary.Writes, st.Canary.Killed, st.Canary.SlowCount, *st.Canary.CommitMS)
 }
 
 // TestRun_canaryWithoutPrivilege: the sidecar's minimal account may not
