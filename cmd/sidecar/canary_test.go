@@ -34,8 +34,8 @@ func TestRun_commitSlowNamesSemiSyncWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	type canaryDoc struct {
-		State     string `json:"state"`
-		Writes    uint64 `json:"writes"`
+		State     string                           `json:"state"`
+		Writes    uint64                           `json:"writes"`
 		CommitMS  *struct{ P50, P99, Max float64 } `json:"commit_ms"`
 		Delivery  *struct{ P50, P99, Max float64 } `json:"delivery_ms"`
 		InFlight  *float64                         `json:"in_flight_ms"`
