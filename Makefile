@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/sidecar
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test vet unit demo bench bench-quick soak fuzz clean deps
+.PHONY: all build test vet unit demo bench bench-quick bench-fleet soak fuzz clean deps
 
 all: build
 
@@ -36,6 +36,14 @@ bench:
 bench-quick:
 	bash scripts/deps.sh bench
 	BENCH_QUICK=1 bash bench/run.sh
+
+# 1,000 simulated sidecars (the sidecar's own publisher and status writer)
+# on a three-node nats-server cluster for 60 s: change-to-view latency,
+# the servers' CPU, memory and bytes per second (bench/fleet). make test
+# runs the same test with 20 for 5 s.
+bench-fleet:
+	BENCH_FLEET_SIDECARS=$${BENCH_FLEET_SIDECARS:-1000} BENCH_FLEET_DURATION=$${BENCH_FLEET_DURATION:-60s} \
+		$(GO) test -count=1 -timeout 20m -run TestFleetScale -v ./bench/fleet/
 
 # The steady state must be silent: SOAK_DURATION (default 10m) of sysbench
 # load with a healthy semi-sync replica; fails if any problem fires.

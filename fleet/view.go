@@ -346,3 +346,15 @@ func (f Finding) ProblemID() string {
 	sum := sha256.Sum256([]byte(f.Type + "\x00" + f.Subject))
 	return "fleet-" + hex.EncodeToString(sum[:8])
 }
+
+// SameView reports whether a and b show the same fleet but for the
+// figures that move all the time: the same primaries in the same state
+// (SameState), equally stale, and the same findings. A reader that prints
+// a view only when it changed (the live view into a pipe) uses it.
+func SameView(a, b View) bool {
+	return slices.EqualFunc(a.Primaries, b.Primaries, func(x, y Primary) bool {
+		return x.Stale == y.Stale && SameState(x.Document, y.Document)
+	}) && slices.EqualFunc(a.Findings, b.Findings, func(x, y Finding) bool {
+		return x.Type == y.Type && x.Subject == y.Subject
+	})
+}

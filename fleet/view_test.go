@@ -198,3 +198,33 @@ func TestFilter(t *testing.T) {
 		t.Error("no filter dropped entries")
 	}
 }
+
+func TestSameView(t *testing.T) {
+	base := View{At: t0, Primaries: []Primary{{Document: *doc("prod", "a", 1, 9001, nil)}},
+		Findings: []Finding{{Type: TypeSidecarSilent, Subject: "sidecar/prod/b", Summary: "silent for 30s"}}}
+	lag := 2.0
+	for _, tt := range []struct {
+		name   string
+		change func(v *View)
+		want   bool
+	}{
+		{"figures and times", func(v *View) {
+			v.At = t0.Add(time.Minute)
+			v.Primaries[0].Stream.LagSeconds = &lag
+			v.Findings[0].Summary = "silent for 40s"
+		}, true},
+		{"health", func(v *View) { v.Primaries[0].Health = "critical" }, false},
+		{"stale", func(v *View) { v.Primaries[0].Stale = true }, false},
+		{"a primary more", func(v *View) { v.Primaries = append(v.Primaries, Primary{Document: *doc("prod", "c", 3, 9003, nil)}) }, false},
+		{"a finding resolved", func(v *View) { v.Findings = nil }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := base
+			v.Primaries, v.Findings = slices.Clone(base.Primaries), slices.Clone(base.Findings)
+			tt.change(&v)
+			if got := SameView(base, v); got != tt.want {
+				t.Errorf("SameView: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

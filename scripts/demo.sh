@@ -6,10 +6,12 @@
 # load runs. Then the real replica freezes (SIGSTOP, as a hung VM would): its
 # dump thread lingers, commits wait for a semi-sync ACK that never comes. The
 # sidecar's canary (SIDECAR_CANARY) shows what that costs a commit: from a
-# few milliseconds to the 20 s semi-sync timeout. The
-# console shows, within seconds, what is wrong, the evidence and the fix;
-# then the replica resumes and the problems clear. Everything is torn down on
-# exit or Ctrl-C.
+# few milliseconds to the 20 s semi-sync timeout. `sidecar fleet`, the
+# command an operator runs, shows within seconds what is wrong: the
+# primary's health, replicas and problems, and each event as it arrives
+# (its stdout is a pipe, so it appends rather than redraws and the story's
+# lines stay on screen); then the replica resumes and the problems clear.
+# Everything is torn down on exit or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,9 +34,6 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
-
-say "building the console"
-go build -o "$WORK/console" ./demo/console
 
 say "starting a throwaway primary and a semi-sync replica (MariaDB $(mariadbd --version | awk '{print $3}'))"
 build_template
@@ -71,7 +70,9 @@ for _ in $(seq 1 100); do
 done
 echo "sidecar ready: http://127.0.0.1:$HTTP_PORT/status, nats://127.0.0.1:$NATS_PORT, subjects mysql.health.demo.primary.>"
 
-"$WORK/console" -nats "nats://127.0.0.1:$NATS_PORT" -status "http://127.0.0.1:$HTTP_PORT/status" -every 2s &
+say "the fleet view: sidecar fleet (the bus's status bucket and its events, read as an anonymous client)"
+SIDECAR_NATS_URL="nats://127.0.0.1:$NATS_PORT" SIDECAR_DATA_DIR="$WORK/fleet-data" \
+  "$ROOT/bin/sidecar" fleet > >(cat) &
 PIDS+=($!)
 
 # The application: orders committed in a loop, one client session.

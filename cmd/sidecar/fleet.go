@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -153,10 +154,13 @@ func writeView(w io.Writer, v fleet.View, format string) error {
 	return enc.Encode(v)
 }
 
-// fleetLive redraws the view every second from a fresh read of the
-// bucket (staleness moves with the clock), with the latest events (all but
-// stream.stats) under it, until ctx ends. The connection reconnects on its
-// own, so the view outlives a server's loss.
+// fleetLive shows the view every second from a fresh read of the bucket
+// (staleness moves with the clock), with the latest events (all but
+// stream.stats), until ctx ends. On a terminal it redraws the screen; into
+// a pipe or a file it appends instead: each event as it arrives, and the
+// view whenever it changed (fleet.SameView), so a log or a demo's
+// narration between the lines stays readable. The connection reconnects
+// on its own, so the view outlives a server's loss.
 func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
 	feed := make(chan *nats.Msg, 256)
 	sub, err := nc.ChanSubscribe(f.prefix+".>", feed)
@@ -165,8 +169,11 @@ func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fle
 		return exitConfig
 	}
 	defer sub.Unsubscribe()
+	if !terminal(stdout) {
+		return appendFleet(ctx, nc, js, f, stdout, stderr, feed)
+	}
 	var lines []string
-	return watchFleet(ctx, js, f, stdout, stderr, feed, func(m *nats.Msg) {
+	return watchFleet(ctx, js, f, stderr, feed, func(m *nats.Msg) {
 		if line, ok := feedLine(m.Data); ok {
 			lines = append(lines, line)
 			if len(lines) > fleetFeedLines {
@@ -188,13 +195,52 @@ func fleetLive(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fle
 	})
 }
 
+// appendFleet is the live view into a pipe or a file: events one line
+// each as they arrive, the view when it changed, and the bus's loss and
+// return once each.
+func appendFleet(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer, feed <-chan *nats.Msg) int {
+	var last *fleet.View
+	connected := true
+	return watchFleet(ctx, js, f, stderr, feed, func(m *nats.Msg) {
+		if line, ok := feedLine(m.Data); ok {
+			fmt.Fprintf(stdout, "event %s\n", line)
+		}
+	}, func(v fleet.View) {
+		if now := nc.IsConnected(); now != connected {
+			connected = now
+			fmt.Fprintf(stdout, "%s bus %s\n", time.Now().UTC().Format("15:04:05"), map[bool]string{true: "reconnected", false: "disconnected, reconnecting"}[now])
+		}
+		if last != nil && fleet.SameView(*last, v) {
+			return
+		}
+		last = &v
+		var out strings.Builder
+		out.WriteString("\n")
+		_ = fleet.WriteText(&out, v)
+		io.WriteString(stdout, out.String())
+	})
+}
+
+// terminal is isTerminal; tests replace it to draw into a buffer.
+var terminal = isTerminal
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // fleetPublish publishes the findings' transitions, one line each on
 // stdout, until ctx ends. A transition that fails (the bus is away) is
 // tried again at the next second.
 func fleetPublish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
 	var a *kv.Announcer
 	var lastErr string
-	return watchFleet(ctx, js, f, stdout, stderr, nil, nil, func(v fleet.View) {
+	return watchFleet(ctx, js, f, stderr, nil, nil, func(v fleet.View) {
 		if a == nil {
 			rctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
 			defer cancel()
@@ -233,14 +279,15 @@ func fleetPublish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f 
 	})
 }
 
-// watchFleet reads the bucket every second (kv.Read, no consumer) and
-// calls show with the view, and onFeed with each message of feed (nil:
-// none), until ctx ends. Polling rather than a key-value watcher: on a
-// cluster that lost a node a watcher could stall for minutes (nats-server
-// 2.9), while direct reads go on; a change shows within a second.
-func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer,
+// watchFleet reads the bucket every second (a kv.Follower: what changed,
+// by direct reads, no consumer) and calls show with the view, and onFeed
+// with each message of feed (nil: none), until ctx ends. Polling rather
+// than a key-value watcher: on a cluster that lost a node a watcher could
+// stall for minutes (nats-server 2.9), while direct reads go on; a change
+// shows within a second.
+func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stderr io.Writer,
 	feed <-chan *nats.Msg, onFeed func(*nats.Msg), show func(fleet.View)) int {
-	st := kv.NewState()
+	follower := &kv.Follower{JS: js, Bucket: f.bucket}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastErr string
@@ -254,7 +301,7 @@ func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdou
 		case <-tick.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, fleetConnectTimeout)
-		entries, _, err := kv.Read(rctx, js, f.bucket)
+		entries, err := follower.Entries(rctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -267,8 +314,7 @@ func watchFleet(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdou
 			continue
 		}
 		lastErr = ""
-		st.Update(entries)
-		show(fleet.Compute(fleet.Filter(st.Entries(), f.cluster, events.Token(f.cluster)), time.Now(), f.every))
+		show(fleet.Compute(fleet.Filter(entries, f.cluster, events.Token(f.cluster)), time.Now(), f.every))
 	}
 }
 

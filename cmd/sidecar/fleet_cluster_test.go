@@ -48,13 +48,8 @@ func startFleetBus(t *testing.T, ctx context.Context) *fleetBus {
 	if b.js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a JetStream meta leader and the R3 stream", 90*time.Second, func() bool {
-		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-		defer scancel()
-		_, err = b.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{Name: clusterStream, Subjects: []string{"mysql.health.>"},
-			Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 2 * time.Minute})
-		return err == nil
-	})
+	testnats.CreateStream(t, ctx, b.js, jetstream.StreamConfig{Name: clusterStream, Subjects: []string{"mysql.health.>"},
+		Storage: jetstream.FileStorage, Replicas: 3, Duplicates: 2 * time.Minute})
 	for _, cfg := range []jetstream.KeyValueConfig{
 		{Bucket: clusterBucket, History: 1, TTL: 10 * time.Minute, Replicas: 3, Storage: jetstream.FileStorage},
 		{Bucket: clusterBucket + "_PROBLEMS", History: 1, Replicas: 3, Storage: jetstream.FileStorage},

@@ -214,10 +214,12 @@ func startLiveViewOn(t *testing.T, ctx context.Context, bus *fleetBus, node *tes
 	}
 }
 
-// line is the latest redraw's line of primary (cluster/instance), or "".
+// line is the latest view's line of primary (cluster/instance), or "".
+// Into a buffer the live view appends each view that changed, each
+// starting with its header line.
 func (v *liveView) line(primary string) string {
-	frames := strings.Split(v.out.String(), "\x1b[H\x1b[2J")
-	for _, l := range strings.Split(frames[len(frames)-1], "\n") {
+	out := v.out.String()
+	for _, l := range strings.Split(out[max(strings.LastIndex(out, "fleet at "), 0):], "\n") {
 		if strings.HasPrefix(l, primary+" ") {
 			return l
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -144,12 +145,39 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// The live view redraws on a change of the bucket and lists events (not
+// The live view shows a change of the bucket and lists events (not
 // stream.stats) under the primaries; it ends with exit 0 when ctx ends.
+// On a terminal it redraws the screen every second; into a pipe it
+// appends the view only when it changed.
 func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded nats server")
 	}
+	for _, tt := range []struct {
+		name       string
+		terminal   bool
+		wantClears bool
+	}{
+		{name: "terminal", terminal: true, wantClears: true},
+		{name: "pipe", terminal: false, wantClears: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			terminal = func(io.Writer) bool { return tt.terminal }
+			defer func() { terminal = isTerminal }()
+			out := liveOnEmbedded(t)
+			if got := strings.Contains(out, "\x1b[2J"); got != tt.wantClears {
+				t.Errorf("screen cleared: got %v, want %v", got, tt.wantClears)
+			}
+			if views := strings.Count(out, "fleet at "); !tt.terminal && views != 2 {
+				t.Errorf("into a pipe: %d views, want 2 (the first, the change):\n%s", views, out)
+			}
+		})
+	}
+}
+
+// liveOnEmbedded runs the live view against an embedded server while a
+// primary's health changes and events arrive, and returns its output.
+func liveOnEmbedded(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e, side, b := embeddedFleet(t, ctx)
@@ -169,29 +197,26 @@ func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
 	}()
 	waitOutput := func(want string) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), want); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the live view:\n%s", want, out.String())
-			}
-		}
+		waitFor(t, fmt.Sprintf("%q in the live view", want), 30*time.Second, func() bool { return strings.Contains(out.String(), want) })
 	}
 	waitOutput("prod/a")
 	put("critical")
 	waitOutput("critical")
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "replica.missing firing: db-9 is gone"); time.Sleep(100 * time.Millisecond) {
+	waitFor(t, "an event in the live view", 30*time.Second, func() bool {
 		side.Publish("mysql.health.prod.a.stream.stats", []byte(`{"type":"binlog_sidecar.stream.stats","data":{"summary":"stats-line"}}`))
 		side.Publish("mysql.health.prod.a.replica.missing", []byte(`{"type":"binlog_sidecar.replica.missing","data":{"cluster":"prod","instance":"a","state":"firing","summary":"db-9 is gone"}}`))
-		if time.Now().After(deadline) {
-			t.Fatalf("no event in the live view:\n%s", out.String())
-		}
-	}
-	if strings.Contains(out.String(), "stats-line") {
-		t.Error("stream.stats listed in the feed")
-	}
+		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(out.String(), "replica.missing firing: db-9 is gone")
+	})
+	time.Sleep(1500 * time.Millisecond) // a redraw or two more, with nothing changed
 	stop()
 	if code := <-done; code != exitOK {
 		t.Errorf("exit %d, want 0", code)
 	}
+	if strings.Contains(out.String(), "stats-line") {
+		t.Error("stream.stats listed in the feed")
+	}
+	return out.String()
 }
 
 // `sidecar fleet --publish` on a real nats-server: a misdirected replica

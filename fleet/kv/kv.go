@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -104,22 +105,49 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries [
 		subjects = append(subjects, subj)
 	}
 	slices.Sort(subjects)
+	msgs, errs := lastMessages(ctx, stream, subjects)
 	st := NewState()
-	for _, subj := range subjects {
-		var m *jetstream.RawStreamMsg
-		err := within(ctx, func(ctx context.Context) (err error) {
-			m, err = stream.GetLastMsgForSubject(ctx, subj)
-			return err
-		})
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+	for i, subj := range subjects {
+		if errors.Is(errs[i], jetstream.ErrMsgNotFound) {
 			continue // expired meanwhile
 		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("read key-value bucket %s: %w", bucket, err)
+		if errs[i] != nil {
+			return nil, 0, fmt.Errorf("read key-value bucket %s: %w", bucket, errs[i])
 		}
-		st.apply(strings.TrimPrefix(subj, prefix), operation(m.Header), m.Time, m.Data)
+		st.apply(strings.TrimPrefix(subj, prefix), operation(msgs[i].Header), msgs[i].Time, msgs[i].Data)
 	}
 	return st.Entries(), st.Bad, nil
+}
+
+// readParallel is how many values a whole read asks for at once: the
+// servers answer each direct read on its own, so a thousand keys take a
+// sixteenth of the time of one request after another.
+const readParallel = 16
+
+// lastMessages reads each subject's last message, readParallel at a time;
+// msgs[i] and errs[i] are subjects[i]'s.
+func lastMessages(ctx context.Context, stream jetstream.Stream, subjects []string) (msgs []*jetstream.RawStreamMsg, errs []error) {
+	msgs, errs = make([]*jetstream.RawStreamMsg, len(subjects)), make([]error, len(subjects))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(readParallel, len(subjects)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = within(ctx, func(ctx context.Context) (err error) {
+					msgs[i], err = stream.GetLastMsgForSubject(ctx, subjects[i])
+					return err
+				})
+			}
+		}()
+	}
+	for i := range subjects {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return msgs, errs
 }
 
 // within runs one request with RequestTimeout.

@@ -6,11 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
+
+// CreateStream creates or updates a stream on a new cluster: it retries
+// until JetStream has elected its meta leader, for at most 90 s.
+func CreateStream(t testing.TB, ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) {
+	t.Helper()
+	testwait.Until(t, "a JetStream meta leader and stream "+cfg.Name, 90*time.Second, func() bool {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := js.CreateOrUpdateStream(sctx, cfg)
+		return err == nil
+	})
+}
 
 // monitorTimeout bounds one read of a node's monitoring endpoint.
 const monitorTimeout = 5 * time.Second
