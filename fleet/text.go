@@ -16,11 +16,10 @@ func WriteText(w io.Writer, v View) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "fleet at %s: %d primaries, %d findings\n", v.At.UTC().Format(time.RFC3339), len(v.Primaries), len(v.Findings))
 	if len(v.Primaries) > 0 {
-		fmt.Fprintln(tw, "PRIMARY\tHEALTH\tSTREAM\tLAG\tREPLICAS\tPROBLEMS")
+		fmt.Fprintln(tw, strings.Join(PrimaryColumns, "\t"))
 	}
 	for _, p := range v.Primaries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", primaryName(p), p.Health, streamText(p.Stream), lagText(p.Stream.LagSeconds),
-			replicasText(p.Document), problemsText(p.Problems))
+		fmt.Fprintln(tw, strings.Join(PrimaryCells(p), "\t"))
 	}
 	if len(v.Findings) > 0 {
 		fmt.Fprintln(tw, "FINDING\tSEVERITY\tSUBJECT\tSUMMARY")
@@ -29,6 +28,16 @@ func WriteText(w io.Writer, v View) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Type, f.Severity, f.Subject, f.Summary)
 	}
 	return tw.Flush()
+}
+
+// PrimaryColumns are the names of a primary's columns in the text view
+// and on `sidecar fleet --http`'s page.
+var PrimaryColumns = []string{"PRIMARY", "HEALTH", "STREAM", "LAG", "REPLICAS", "PROBLEMS"}
+
+// PrimaryCells are a primary's cells, in the order of PrimaryColumns.
+func PrimaryCells(p Primary) []string {
+	return []string{primaryName(p), p.Health, streamText(p.Stream), lagText(p.Stream.LagSeconds),
+		replicasText(p.Document), problemsText(p.Problems)}
 }
 
 func primaryName(p Primary) string {

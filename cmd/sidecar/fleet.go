@@ -19,7 +19,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 )
 
-const fleetUsage = `usage: sidecar fleet [--once] [--format text|json] [--cluster NAME] [--publish]
+const fleetUsage = `usage: sidecar fleet [--once] [--format text|json] [--cluster NAME] [--publish] [--http ADDR]
 
 Connects to the bus named by SIDECAR_NATS_URL (embedded: the embedded server at
 SIDECAR_NATS_EMBEDDED_ADDR; several URLs for a cluster), with SIDECAR_NATS_CREDS and
@@ -40,6 +40,10 @@ SIDECAR_NATS_KV_EVERY is stale.
                    connection that may publish and write the bucket
                    <SIDECAR_NATS_KV_BUCKET>_PROBLEMS (not the embedded server's
                    anonymous one)
+  --http ADDR      serve the view over HTTP on ADDR (e.g. 127.0.0.1:9107) instead
+                   of the terminal: / a page that reloads every 2 s, /fleet.json
+                   the view as --once --format json prints it; no TLS, no
+                   authentication: bind it where only its readers reach it
 
 Exit 0; 2 on a bad flag or when the bus cannot be reached.
 `
@@ -53,6 +57,7 @@ const fleetFeedLines = 10
 type fleetFlags struct {
 	once, publish  bool
 	format         string
+	http           string
 	cluster        string
 	bucket, prefix string
 	every          time.Duration
@@ -76,6 +81,8 @@ func fleetCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		return fleetOnce(ctx, js, f, stdout, stderr)
 	case f.publish:
 		return fleetPublish(ctx, nc, js, f, stdout, stderr)
+	case f.http != "":
+		return fleetServe(ctx, js, f, stdout, stderr)
 	}
 	return fleetLive(ctx, nc, js, f, stdout, stderr)
 }
@@ -89,7 +96,8 @@ func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
 	fs.StringVar(&f.format, "format", "text", "")
 	fs.StringVar(&f.cluster, "cluster", "", "")
 	fs.BoolVar(&f.publish, "publish", false, "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (f.format != "text" && f.format != "json") || (f.once && f.publish) {
+	fs.StringVar(&f.http, "http", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (f.format != "text" && f.format != "json") || modes(f) > 1 {
 		return f, nil, fmt.Errorf("bad arguments %q\n%s", args, fleetUsage)
 	}
 	cfg, err := loadConfig(environ)
@@ -120,6 +128,18 @@ func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
 		return f, nil, fmt.Errorf("connect to %s: %w", events.RedactURLs(strings.Join(urls, ",")), err)
 	}
 	return f, nc, nil
+}
+
+// modes counts the modes asked for: --once, --publish and --http exclude
+// each other.
+func modes(f fleetFlags) int {
+	n := 0
+	for _, on := range []bool{f.once, f.publish, f.http != ""} {
+		if on {
+			n++
+		}
+	}
+	return n
 }
 
 // fleetOnce reads the bucket once and prints the view.

@@ -21,7 +21,8 @@ import (
 )
 
 func TestFleetCommand_BadArguments(t *testing.T) {
-	for _, args := range [][]string{{"--format", "xml"}, {"extra"}, {"--nope"}} {
+	for _, args := range [][]string{{"--format", "xml"}, {"extra"}, {"--nope"}, {"--once", "--http", "127.0.0.1:0"},
+		{"--publish", "--http", "127.0.0.1:0"}, {"--once", "--publish"}} {
 		var out, errb strings.Builder
 		if code := mainCode(append([]string{"fleet"}, args...), []string{"SIDECAR_NATS_URL=none"}, &out, &errb); code != exitConfig {
 			t.Errorf("%q: exit %d, want 2", args, code)

@@ -88,7 +88,7 @@ var commands = []command{
 		summary: "print an audit of the live replication configuration and topology", usage: auditUsage, run: auditCommand},
 	{name: "healthcheck", summary: "GET the running sidecar's own /livez, for a container HEALTHCHECK; exit 0 live, 1 not",
 		usage: healthcheckUsage, run: healthcheckCommand},
-	{name: "fleet", args: "[--once] [--format text|json] [--cluster NAME] [--publish]",
+	{name: "fleet", args: "[--once] [--format text|json] [--cluster NAME] [--publish] [--http ADDR]",
 		summary: "show every primary's status and the findings across primaries, from the bus", usage: fleetUsage, run: fleetCommand},
 	{name: "version", summary: "version, commit, Go version (also --version, -v)", run: versionCommand},
 	{name: "help", args: "[COMMAND]", summary: "this text, or a command's help (also --help, -h)"}, // mainCode runs it: it reads this table

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-sidecar/binlog-sidecar/fleet"
+	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
+)
+
+// `sidecar fleet --http`: /fleet.json is the view as --once prints it,
+// / a page with every primary and finding, values escaped; a change of
+// the bucket shows; exit 0 when ctx ends.
+func TestFleetCommand_HTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded nats server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, _, b := embeddedFleet(t, ctx)
+	// The key is a subject token; the document keeps the name as given.
+	keys := map[string]string{"a": kv.Key("prod", "a"), "<b>": "prod.b"}
+	put := func(instance, health string, replicas []fleet.Replica) {
+		body, _ := json.Marshal(fleet.Document{Cluster: "prod", Instance: instance, At: time.Now(), Health: health, Replicas: replicas})
+		if _, err := b.Put(ctx, keys[instance], body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "ok", []fleet.Replica{{Address: "db-3:3306", Status: fleet.ReplicaConnected}})
+	put("<b>", "ok", []fleet.Replica{{Address: "db-3:3306", Status: fleet.ReplicaConnected}})
+
+	hctx, stop := context.WithCancel(ctx)
+	var out syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- fleetCommand(hctx, []string{"--http", "127.0.0.1:0"}, []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
+	}()
+	var base string
+	waitFor(t, "the address served", 30*time.Second, func() bool {
+		m := regexp.MustCompile(`serving (http://[^/]+)/`).FindStringSubmatch(out.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	var v fleet.View
+	waitFor(t, "two primaries in /fleet.json", 30*time.Second, func() bool {
+		code, body := get("/fleet.json")
+		return code == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil && len(v.Primaries) == 2
+	})
+	if len(v.Findings) != 1 || v.Findings[0].Type != fleet.TypeReplicaShared {
+		t.Errorf("findings %+v, want the replica shared by both", v.Findings)
+	}
+	put("a", "critical", nil)
+	var page string
+	waitFor(t, "the change on the page", 30*time.Second, func() bool {
+		var code int
+		code, page = get("/")
+		return code == http.StatusOK && strings.Contains(page, `<tr class="critical"><td>prod/a</td><td>critical</td>`)
+	})
+	for _, want := range []string{"prod/&lt;b&gt;", `http-equiv="refresh"`, "2 primaries, 0 findings"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("no %q in the page:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "prod/<b>") {
+		t.Error("an instance name was not escaped")
+	}
+	if code, _ := get("/nope"); code != http.StatusNotFound {
+		t.Errorf("/nope: %d, want 404", code)
+	}
+	stop()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d, want 0", code)
+	}
+}
