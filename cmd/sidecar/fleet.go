@@ -228,7 +228,11 @@ func appendFleet(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, f f
 	}, func(v fleet.View) {
 		if now := nc.IsConnected(); now != connected {
 			connected = now
-			fmt.Fprintf(stdout, "%s bus %s\n", time.Now().UTC().Format("15:04:05"), map[bool]string{true: "reconnected", false: "disconnected, reconnecting"}[now])
+			state := "disconnected, reconnecting"
+			if now {
+				state = "reconnected"
+			}
+			fmt.Fprintf(stdout, "%s bus %s\n", time.Now().UTC().Format("15:04:05"), state)
 		}
 		if last != nil && fleet.SameView(*last, v) {
 			return

@@ -27,10 +27,7 @@ func TestFleetCommand_HTTP(t *testing.T) {
 	// The key is a subject token; the document keeps the name as given.
 	keys := map[string]string{"a": kv.Key("prod", "a"), "<b>": "prod.b"}
 	put := func(instance, health string, replicas []fleet.Replica) {
-		body, _ := json.Marshal(fleet.Document{Cluster: "prod", Instance: instance, At: time.Now(), Health: health, Replicas: replicas})
-		if _, err := b.Put(ctx, keys[instance], body); err != nil {
-			t.Fatal(err)
-		}
+		putDoc(t, ctx, b, keys[instance], fleet.Document{Cluster: "prod", Instance: instance, At: time.Now(), Health: health, Replicas: replicas})
 	}
 	put("a", "ok", []fleet.Replica{{Address: "db-3:3306", Status: fleet.ReplicaConnected}})
 	put("<b>", "ok", []fleet.Replica{{Address: "db-3:3306", Status: fleet.ReplicaConnected}})

@@ -211,6 +211,15 @@ func startLiveViewOn(t *testing.T, ctx context.Context, bus *fleetBus, node *tes
 			return v
 		}
 		v.stop()
+		// The next try must not find this one's connection, still listed.
+		waitFor(t, "the stopped view's connection gone", time.Minute, func() bool {
+			for _, n := range bus.nodes {
+				if names, err := n.Clients(ctx); err != nil || slices.Contains(names, "binlog-sidecar fleet") {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }
 

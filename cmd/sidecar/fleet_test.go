@@ -66,6 +66,18 @@ func embeddedFleet(t *testing.T, ctx context.Context) (*bus.Embedded, *nats.Conn
 	return e, side, b
 }
 
+// putDoc puts d at key, as a sidecar's writer would.
+func putDoc(t *testing.T, ctx context.Context, b jetstream.KeyValue, key string, d fleet.Document) {
+	t.Helper()
+	body, err := json.Marshal(d)
+	if err == nil {
+		_, err = b.Put(ctx, key, body)
+	}
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
 // `sidecar fleet --once` as an anonymous client of the embedded server:
 // two primaries' documents put by the sidecars' authenticated connection,
 // one replica expected by a and connected to b: both formats show both
@@ -86,10 +98,7 @@ func TestFleetCommand_OnceOnEmbedded(t *testing.T) {
 			Replicas: []fleet.Replica{{Address: "10.0.0.3:3306", ServerID: 3, Status: fleet.ReplicaConnected}}},
 		{Cluster: "stage", Instance: "c", At: now, Health: "ok", Server: fleet.Server{ServerID: 5}, SidecarServerID: 4000000005},
 	} {
-		body, _ := json.Marshal(d)
-		if _, err := b.Put(ctx, kv.Key(d.Cluster, d.Instance), body); err != nil {
-			t.Fatal(err)
-		}
+		putDoc(t, ctx, b, kv.Key(d.Cluster, d.Instance), d)
 	}
 	env := []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}
 
@@ -183,10 +192,7 @@ func liveOnEmbedded(t *testing.T) string {
 	defer cancel()
 	e, side, b := embeddedFleet(t, ctx)
 	put := func(health string) {
-		body, _ := json.Marshal(fleet.Document{Cluster: "prod", Instance: "a", At: time.Now(), Health: health})
-		if _, err := b.Put(ctx, "prod.a", body); err != nil {
-			t.Fatal(err)
-		}
+		putDoc(t, ctx, b, "prod.a", fleet.Document{Cluster: "prod", Instance: "a", At: time.Now(), Health: health})
 	}
 	put("ok")
 
@@ -247,10 +253,7 @@ func TestFleetCommand_Publish(t *testing.T) {
 			if d.Instance == "b" && status == fleet.ReplicaConnected {
 				d.Replicas = nil
 			}
-			body, _ := json.Marshal(d)
-			if _, err := b.Put(ctx, kv.Key(d.Cluster, d.Instance), body); err != nil {
-				t.Fatal(err)
-			}
+			putDoc(t, ctx, b, kv.Key(d.Cluster, d.Instance), d)
 		}
 	}
 	put(fleet.ReplicaMissing)

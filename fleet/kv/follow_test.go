@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
-	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
@@ -29,19 +26,8 @@ func TestFollower_Entries(t *testing.T) {
 			if testing.Short() {
 				t.Skip("starts an embedded nats server")
 			}
-			e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { e.Shutdown(context.Background()) })
-			user, password := e.Credentials()
-			side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(side.Close)
-			w, _ := jetstream.New(side)
-			return w, testnats.JetStream(t, e.ClientURL())
+			url, side := embedded(t, ctx)
+			return side, testnats.JetStream(t, url)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

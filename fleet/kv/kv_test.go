@@ -36,6 +36,28 @@ func waitFor(t *testing.T, ctx context.Context, js jetstream.JetStream, what str
 	}
 }
 
+// embedded starts the embedded server (stopped at the test's end) and
+// returns its client URL and the sidecar's authenticated JetStream.
+func embedded(t *testing.T, ctx context.Context) (string, jetstream.JetStream) {
+	t.Helper()
+	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	user, password := e.Credentials()
+	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(side.Close)
+	js, err := jetstream.New(side)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.ClientURL(), js
+}
+
 // On the embedded server: the sidecar's writer (its own authenticated
 // connection) creates the bucket and puts its status; an anonymous client
 // binds the bucket and reads it, sees a change of state, may not write,
@@ -47,18 +69,7 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	user, password := e.Credentials()
-	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer side.Close()
-	sjs, _ := jetstream.New(side)
+	url, sjs := embedded(t, ctx)
 
 	var status atomic.Int32 // a health.Status
 	report := func() health.Report {
@@ -79,7 +90,7 @@ func TestWriter_EmbeddedAnonymousReads(t *testing.T) {
 	go func() { w.Run(wctx); close(done) }()
 	defer func() { stop(); <-done }()
 
-	anon, err := nats.Connect(e.ClientURL(), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	anon, err := nats.Connect(url, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
