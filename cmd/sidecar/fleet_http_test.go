@@ -23,7 +23,7 @@ func TestFleetCommand_HTTP(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, _, b := embeddedFleet(t, ctx)
+	url, _, b := embeddedFleet(t, ctx)
 	// The key is a subject token; the document keeps the name as given.
 	keys := map[string]string{"a": kv.Key("prod", "a"), "<b>": "prod.b"}
 	put := func(instance, health string, replicas []fleet.Replica) {
@@ -36,7 +36,7 @@ func TestFleetCommand_HTTP(t *testing.T) {
 	var out syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- fleetCommand(hctx, []string{"--http", "127.0.0.1:0"}, []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
+		done <- fleetCommand(hctx, []string{"--http", "127.0.0.1:0"}, []string{"SIDECAR_NATS_URL=" + url, "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
 	}()
 	var base string
 	waitFor(t, "the address served", 30*time.Second, func() bool {

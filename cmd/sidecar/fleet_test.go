@@ -12,9 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
-	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
@@ -43,27 +41,20 @@ func TestFleetCommand_BadArguments(t *testing.T) {
 }
 
 // embeddedFleet starts an embedded server (stopped at the test's end) and
-// returns it, the sidecar's authenticated connection and the status bucket
-// it created.
-func embeddedFleet(t *testing.T, ctx context.Context) (*bus.Embedded, *nats.Conn, jetstream.KeyValue) {
+// returns its client URL, the sidecar's authenticated connection and the
+// status bucket it created.
+func embeddedFleet(t *testing.T, ctx context.Context) (string, *nats.Conn, jetstream.KeyValue) {
 	t.Helper()
-	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	url, side := testnats.Embedded(t, ctx)
+	js, err := jetstream.New(side)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Shutdown(context.Background()) })
-	user, password := e.Credentials()
-	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(side.Close)
-	js, _ := jetstream.New(side)
 	b, err := kv.Open(ctx, js, "MYSQL_HEALTH_STATUS", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, side, b
+	return url, side, b
 }
 
 // putDoc puts d at key, as a sidecar's writer would.
@@ -88,7 +79,7 @@ func TestFleetCommand_OnceOnEmbedded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, _, b := embeddedFleet(t, ctx)
+	url, _, b := embeddedFleet(t, ctx)
 	now := time.Now()
 	for _, d := range []fleet.Document{
 		{Cluster: "prod", Instance: "a", At: now, Health: "degraded", Server: fleet.Server{ServerID: 1}, SidecarServerID: 4000000001,
@@ -100,7 +91,7 @@ func TestFleetCommand_OnceOnEmbedded(t *testing.T) {
 	} {
 		putDoc(t, ctx, b, kv.Key(d.Cluster, d.Instance), d)
 	}
-	env := []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}
+	env := []string{"SIDECAR_NATS_URL=" + url, "SIDECAR_DATA_DIR=" + t.TempDir()}
 
 	var out, errb strings.Builder
 	if code := mainCode([]string{"fleet", "--once", "--format", "json"}, env, &out, &errb); code != exitOK {
@@ -190,7 +181,7 @@ func TestFleetCommand_LiveOnEmbedded(t *testing.T) {
 func liveOnEmbedded(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, side, b := embeddedFleet(t, ctx)
+	url, side, b := embeddedFleet(t, ctx)
 	put := func(health string) {
 		putDoc(t, ctx, b, "prod.a", fleet.Document{Cluster: "prod", Instance: "a", At: time.Now(), Health: health})
 	}
@@ -200,7 +191,7 @@ func liveOnEmbedded(t *testing.T) string {
 	var out syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- fleetCommand(lctx, nil, []string{"SIDECAR_NATS_URL=" + e.ClientURL(), "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
+		done <- fleetCommand(lctx, nil, []string{"SIDECAR_NATS_URL=" + url, "SIDECAR_DATA_DIR=" + t.TempDir()}, &out, io.Discard)
 	}()
 	waitOutput := func(want string) {
 		t.Helper()

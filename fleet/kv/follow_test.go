@@ -23,9 +23,6 @@ func TestFollower_Entries(t *testing.T) {
 			return js, js
 		},
 		"embedded, anonymous reader": func(t *testing.T, ctx context.Context) (jetstream.JetStream, jetstream.JetStream) {
-			if testing.Short() {
-				t.Skip("starts an embedded nats server")
-			}
 			url, side := embedded(t, ctx)
 			return side, testnats.JetStream(t, url)
 		},

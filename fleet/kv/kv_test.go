@@ -10,10 +10,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet/kv"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testnats"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -40,22 +40,12 @@ func waitFor(t *testing.T, ctx context.Context, js jetstream.JetStream, what str
 // returns its client URL and the sidecar's authenticated JetStream.
 func embedded(t *testing.T, ctx context.Context) (string, jetstream.JetStream) {
 	t.Helper()
-	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Shutdown(context.Background()) })
-	user, password := e.Credentials()
-	side, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(side.Close)
+	url, side := testnats.Embedded(t, ctx)
 	js, err := jetstream.New(side)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.ClientURL(), js
+	return url, js
 }
 
 // On the embedded server: the sidecar's writer (its own authenticated

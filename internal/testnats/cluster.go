@@ -11,7 +11,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/events/bus"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
@@ -134,4 +136,28 @@ func waitLeader(ctx context.Context, js jetstream.JetStream, stream, old string)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Embedded starts the sidecar's embedded server (package bus) on a free
+// loopback port with its store in a temporary directory, stops it at
+// cleanup, and returns its client URL and a connection with the
+// sidecar's credentials, the only one that may write; a client without
+// credentials connects as its anonymous reader.
+func Embedded(t testing.TB, ctx context.Context) (url string, sidecar *nats.Conn) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("testnats: -short starts no embedded nats server")
+	}
+	e, err := bus.StartEmbedded(ctx, bus.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()}, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("testnats: embedded: %v", err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	user, password := e.Credentials()
+	nc, err := nats.Connect(e.ClientURL(), nats.UserInfo(user, password))
+	if err != nil {
+		t.Fatalf("testnats: connect to the embedded server: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return e.ClientURL(), nc
 }

@@ -5,4 +5,7 @@
 // Require finds /usr/sbin/nats-server (or nats-server on PATH). When it is
 // missing the test is skipped with the reason, except under CI=1 where
 // it fails: a test that cannot run there must not pass silently.
+//
+// StartCluster runs several as one routed cluster; Embedded starts the
+// sidecar's embedded server instead, for tests of its anonymous reader.
 package testnats
