@@ -21,10 +21,8 @@ const ResyncEvery = time.Minute
 // Follower keeps the bucket's state up to date for a reader that looks
 // every second (the live view, --publish) at the cost of what changed,
 // not of the whole fleet: after a first whole Read it asks only for the
-// messages stored since, by sequence, one direct read each (the next
-// message of the bucket at or after a sequence, so that the values
-// already replaced cost nothing), and reads everything again every
-// ResyncEvery. Like Read it creates no consumer. A Follower is used by
+// messages stored since, by sequence, readParallel at a time (one direct
+// read per sequence), and reads everything again every ResyncEvery. Like Read it creates no consumer. A Follower is used by
 // one goroutine.
 type Follower struct {
 	JS     jetstream.JetStream
@@ -78,22 +76,46 @@ func (f *Follower) resync(ctx context.Context) error {
 	return nil
 }
 
-// follow applies every message stored at or after f.next, in order.
+// follow applies every message stored since f.next, in order. It asks
+// the stream's leader for its last sequence, then, readParallel at a
+// time, for each sequence up to it the bucket's next message at or after
+// it: a value replaced since costs an answer that points past it. A
+// direct read may be answered by a replica that is behind; its "nothing
+// at or after" ends this call at that sequence, to be asked again at the
+// next (a message it does return is never ahead of one it skipped). When
+// more sequences passed than there are keys, a whole read is cheaper.
 func (f *Follower) follow(ctx context.Context) error {
+	var info *jetstream.StreamInfo
+	err := within(ctx, func(ctx context.Context) (err error) {
+		info, err = f.stream.Info(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read key-value bucket %s: %w", f.Bucket, err)
+	}
+	last := info.State.LastSeq
+	if last < f.next {
+		return nil
+	}
+	if last-f.next >= uint64(max(len(f.st.keys), readParallel)) {
+		return f.resync(ctx)
+	}
 	prefix := "$KV." + f.Bucket + "."
-	for {
-		var m *jetstream.RawStreamMsg
-		err := within(ctx, func(ctx context.Context) (err error) {
-			m, err = f.stream.GetMsg(ctx, f.next, jetstream.WithGetMsgSubject(prefix+">"))
-			return err
-		})
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil // nothing newer (yet)
-		}
-		if err != nil {
-			return fmt.Errorf("read key-value bucket %s: %w", f.Bucket, err)
+	first := f.next
+	msgs, errs := inParallel(ctx, int(last-first+1), func(ctx context.Context, i int) (*jetstream.RawStreamMsg, error) {
+		return f.stream.GetMsg(ctx, first+uint64(i), jetstream.WithGetMsgSubject(prefix+">"))
+	})
+	for i, m := range msgs {
+		switch seq := first + uint64(i); {
+		case seq < f.next:
+			continue // an earlier answer pointed past it
+		case errors.Is(errs[i], jetstream.ErrMsgNotFound):
+			return nil
+		case errs[i] != nil:
+			return fmt.Errorf("read key-value bucket %s: %w", f.Bucket, errs[i])
 		}
 		f.st.apply(strings.TrimPrefix(m.Subject, prefix), operation(m.Header), m.Time, m.Data)
 		f.next = m.Sequence + 1
 	}
+	return nil
 }

@@ -119,30 +119,38 @@ func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries [
 	return st.Entries(), st.Bad, nil
 }
 
-// readParallel is how many values a whole read asks for at once: the
-// servers answer each direct read on its own, so a thousand keys take a
-// sixteenth of the time of one request after another.
+// readParallel is how many messages a read asks for at once: the servers
+// answer each direct read on its own, so a thousand keys take a sixteenth
+// of the time of one request after another.
 const readParallel = 16
 
 // lastMessages reads each subject's last message, readParallel at a time;
 // msgs[i] and errs[i] are subjects[i]'s.
 func lastMessages(ctx context.Context, stream jetstream.Stream, subjects []string) (msgs []*jetstream.RawStreamMsg, errs []error) {
-	msgs, errs = make([]*jetstream.RawStreamMsg, len(subjects)), make([]error, len(subjects))
+	return inParallel(ctx, len(subjects), func(ctx context.Context, i int) (*jetstream.RawStreamMsg, error) {
+		return stream.GetLastMsgForSubject(ctx, subjects[i])
+	})
+}
+
+// inParallel makes n reads, readParallel at a time, each bounded by
+// RequestTimeout; msgs[i] and errs[i] are read i's.
+func inParallel(ctx context.Context, n int, read func(context.Context, int) (*jetstream.RawStreamMsg, error)) (msgs []*jetstream.RawStreamMsg, errs []error) {
+	msgs, errs = make([]*jetstream.RawStreamMsg, n), make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(readParallel, len(subjects)) {
+	for range min(readParallel, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				errs[i] = within(ctx, func(ctx context.Context) (err error) {
-					msgs[i], err = stream.GetLastMsgForSubject(ctx, subjects[i])
+					msgs[i], err = read(ctx, i)
 					return err
 				})
 			}
 		}()
 	}
-	for i := range subjects {
+	for i := range n {
 		next <- i
 	}
 	close(next)
