@@ -46,6 +46,7 @@ type Server struct {
 	log       zerolog.Logger
 	limits    Limits
 	webConfig string
+	handler   http.Handler
 	conns     *connCount
 }
 
@@ -60,6 +61,11 @@ func WithLimits(l Limits) Option { return func(s *Server) { s.limits = l } }
 // ValidateWebConfig. Empty: plain HTTP without auth.
 func WithWebConfig(path string) Option { return func(s *Server) { s.webConfig = path } }
 
+// WithHandler serves h instead of the sidecar's own endpoints, so another
+// command's pages (sidecar fleet --http) get the same limits, TLS and
+// basic auth; the Sources are then unused.
+func WithHandler(h http.Handler) Option { return func(s *Server) { s.handler = h } }
+
 // New builds the server for addr.
 func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
 	s := &Server{src: src, log: log.With().Str("component", "http").Logger(), limits: DefaultLimits()}
@@ -67,7 +73,11 @@ func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
 		o(s)
 	}
 	s.conns = &connCount{limit: s.limits.MaxConns, log: s.log}
-	s.srv = &http.Server{Addr: addr, Handler: onlyGetHead(s.routes()),
+	var h http.Handler = s.handler
+	if h == nil {
+		h = s.routes()
+	}
+	s.srv = &http.Server{Addr: addr, Handler: onlyGetHead(h),
 		ErrorLog: stdlog.New(httpErrorLog{s.log}, "", 0)}
 	s.limits.apply(s.srv)
 	return s

@@ -42,8 +42,10 @@ SIDECAR_NATS_KV_EVERY is stale.
                    anonymous one)
   --http ADDR      serve the view over HTTP on ADDR (e.g. 127.0.0.1:9107) instead
                    of the terminal: / a page that reloads every 2 s, /fleet.json
-                   the view as --once --format json prints it; no TLS, no
-                   authentication: bind it where only its readers reach it
+                   the view as --once --format json prints it; with the TLS
+                   and basic auth of SIDECAR_WEB_CONFIG_FILE and the daemon's
+                   HTTP limits (without that file: plain HTTP, no
+                   authentication: bind it where only its readers reach it)
 
 Exit 0; 2 on a bad flag or when the bus cannot be reached.
 `
@@ -58,6 +60,7 @@ type fleetFlags struct {
 	once, publish  bool
 	format         string
 	http           string
+	webConfig      string
 	cluster        string
 	bucket, prefix string
 	every          time.Duration
@@ -102,9 +105,11 @@ func fleetSetup(args, environ []string) (fleetFlags, *nats.Conn, error) {
 	}
 	cfg, err := loadConfig(environ)
 	var cerr *ConfigError
-	if err != nil && (!errors.As(err, &cerr) || hasProblem(cerr, envPrefix+"NATS_")) {
+	if err != nil && (!errors.As(err, &cerr) || hasProblem(cerr, envPrefix+"NATS_") ||
+		f.http != "" && hasProblem(cerr, envPrefix+"WEB_CONFIG_FILE")) {
 		return f, nil, err
 	}
+	f.webConfig = cfg.WebConfigFile
 	if cfg.NATS.KVBucket == "" {
 		return f, nil, errors.New("SIDECAR_NATS_KV_BUCKET is empty: there is no fleet status to read")
 	}

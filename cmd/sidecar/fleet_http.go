@@ -3,27 +3,26 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/api"
 	"github.com/binlog-sidecar/binlog-sidecar/fleet"
 )
-
-// fleetHTTPShutdown bounds the wait for requests in flight at the end.
-const fleetHTTPShutdown = 5 * time.Second
 
 // fleetServe reads the bucket every second, as the live view does, and
 // serves the latest view on f.http until ctx ends: / is a page that
 // reloads itself every 2 s, /fleet.json the view as `--once --format
-// json` prints it. Both answer 503 until the first read succeeded.
+// json` prints it. Both answer 503 until the first read succeeded. It is
+// the daemon's HTTP server (api.Server): the same connection and time
+// limits, and the TLS and basic auth of SIDECAR_WEB_CONFIG_FILE.
 func fleetServe(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdout, stderr io.Writer) int {
 	ln, err := net.Listen("tcp", f.http)
 	if err != nil {
@@ -31,15 +30,20 @@ func fleetServe(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdou
 		return exitConfig
 	}
 	var latest atomic.Pointer[fleet.View]
-	srv := &http.Server{Handler: fleetHandler(&latest), ReadHeaderTimeout: 5 * time.Second}
+	log := zerolog.New(stderr).With().Timestamp().Str("command", "fleet").Logger()
+	srv := api.New(f.http, api.Sources{}, log, api.WithHandler(fleetHandler(&latest)), api.WithWebConfig(f.webConfig))
+	sctx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "sidecar fleet: serving http://%s/ and http://%s/fleet.json\n", ln.Addr(), ln.Addr())
+	go func() { served <- srv.Serve(sctx, ln) }()
+	auth := "plain HTTP, no authentication"
+	if f.webConfig != "" {
+		auth = "TLS and basic auth of SIDECAR_WEB_CONFIG_FILE"
+	}
+	fmt.Fprintf(stdout, "sidecar fleet: serving / and /fleet.json on %s (%s)\n", ln.Addr(), auth)
 	code := watchFleet(ctx, js, f, stderr, nil, nil, func(v fleet.View) { latest.Store(&v) })
-	sctx, cancel := context.WithTimeout(context.Background(), fleetHTTPShutdown)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	stopServing()
+	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "sidecar fleet: --http %s: %v\n", f.http, err)
 		return exitFatal
 	}
