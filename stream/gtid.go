@@ -27,10 +27,17 @@ type GTID struct {
 	Seq uint64
 	// SID is the MySQL source UUID.
 	SID [16]byte
+	// Tag is a MySQL 8.4 tagged GTID's tag (GTID_TAGGED_LOG_EVENT), empty
+	// for an untagged one: uuid:tag:gno and uuid:gno are different
+	// transactions, each tag numbering its own GNOs. The binlog adapter sets
+	// it only for tagged events, which are rare, so the untagged hot path
+	// still never allocates.
+	Tag string
 }
 
 // String renders the GTID as the server prints it: MariaDB
-// "domain-server-seq", MySQL "uuid:gno"; empty for GTIDNone.
+// "domain-server-seq", MySQL "uuid:gno" or, tagged, "uuid:tag:gno";
+// empty for GTIDNone.
 func (g GTID) String() string {
 	switch g.Kind {
 	case GTIDMariaDB:
@@ -52,6 +59,9 @@ func (g GTID) String() string {
 		hex.Encode(u[19:23], g.SID[8:10])
 		u[23] = '-'
 		hex.Encode(u[24:], g.SID[10:16])
+		if g.Tag != "" {
+			return string(u[:]) + ":" + g.Tag + ":" + strconv.FormatUint(g.Seq, 10)
+		}
 		return string(u[:]) + ":" + strconv.FormatUint(g.Seq, 10)
 	}
 	return ""
