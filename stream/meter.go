@@ -221,7 +221,7 @@ func (m *Meter) Commit(b *Batch) {
 		m.commitDelay = max(now.Sub(m.commitTime), 0) // a server clock ahead of ours is no lag
 	case b.Transaction:
 		// A transaction without its commit time (a server without them, or
-		// MySQL 8.4's tagged GTIDs): the older figure no longer describes
+		// a tagged GTID event that did not decode): the older figure no longer describes
 		// the stream; the binlog timestamps' rule applies.
 		m.commitTime, m.commitDelay = time.Time{}, 0
 	}

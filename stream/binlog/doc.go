@@ -106,7 +106,8 @@
 //
 // MySQL compressed transactions (TRANSACTION_PAYLOAD_EVENT) count as one
 // event of type other and one transaction, their rows are not counted. MySQL
-// GTID-tagged events count as GTID events without their tag. MariaDB's
+// GTID-tagged events count as GTID events; their GTID (tag included) and
+// commit time are decoded with go-mysql, the only event read that way. MariaDB's
 // compressed columns (table-map types 140 BLOB and 141 VARCHAR COMPRESSED)
 // are stepped over like BLOB and VARCHAR. Tables with a
 // column type the walker does not know (pre-5.0 DECIMAL, MariaDB's

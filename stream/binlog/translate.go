@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -30,6 +31,10 @@ const (
 	touchCheckCost = 16
 	touchInterval  = 100 * time.Millisecond
 )
+
+// taggedLogEvery is how often an undecodable tagged GTID event may be
+// logged.
+const taggedLogEvery = time.Minute
 
 // monoBase anchors monotonicNow.
 var monoBase = time.Now()
@@ -115,16 +120,20 @@ type translator struct {
 	// logged and skipped, never returned as an error: the reconnect would
 	// resume before it and fail on it again, forever.
 	warned map[string]bool
+	// taggedLog rate-limits the warning for tagged GTID events that do not
+	// decode (taggedGTID).
+	taggedLog lograte.Limiter
 }
 
 func newTranslator(meter *stream.Meter, log zerolog.Logger, stopAt *stream.Position) *translator {
 	return &translator{
-		meter:  meter,
-		log:    log,
-		stopAt: stopAt,
-		tables: make(map[uint64]*tableInfo),
-		warned: make(map[string]bool),
-		fd:     formatDesc{checksum: checksumLen}, // until the FDE says otherwise
+		meter:     meter,
+		log:       log,
+		stopAt:    stopAt,
+		tables:    make(map[uint64]*tableInfo),
+		warned:    make(map[string]bool),
+		taggedLog: lograte.Limiter{Every: taggedLogEvery},
+		fd:        formatDesc{checksum: checksumLen}, // until the FDE says otherwise
 
 		clock:         monotonicNow,
 		touchInterval: touchInterval,
@@ -190,8 +199,10 @@ func (t *translator) handle(raw []byte) error {
 	switch h.typ {
 	case evMariaGTID:
 		t.mariaGTID(body, h)
-	case evGTID, evAnonymousGTID, evGTIDTagged:
+	case evGTID, evAnonymousGTID:
 		t.mysqlGTID(body, h)
+	case evGTIDTagged:
+		t.taggedGTID(body)
 	case evQuery, evMariaQueryCompressed:
 		endsGroup = t.queryEvent(body, h)
 	case evXID, evXAPrepare, evTransactionPay:
@@ -322,8 +333,23 @@ func (t *translator) mysqlGTID(body []byte, h header) {
 		b.GTID = stream.GTID{Kind: stream.GTIDMySQL, Seq: binary.LittleEndian.Uint64(body[gtidGNOOff:])}
 		copy(b.GTID.SID[:], body[gtidSIDOff:gtidGNOOff])
 	}
-	if h.typ != evGTIDTagged {
-		b.CommitTimeUS = immediateCommitUS(body)
+	b.CommitTimeUS = immediateCommitUS(body)
+}
+
+// taggedGTID opens a MySQL event group at a tagged GTID (MySQL 8.3+) and
+// takes its GTID, tag included, and commit timestamp (gtidevent.go). An
+// event that does not decode opens the group all the same, without a GTID
+// or commit time (lag then follows the binlog timestamps), and is logged
+// at most once per taggedLogEvery, across sessions: a server writing many
+// such events must not flood the log, nor stop the stream.
+func (t *translator) taggedGTID(body []byte) {
+	t.openGroup()
+	b := &t.batch
+	g, us, err := decodeTagged(body)
+	b.GTID, b.CommitTimeUS = g, us
+	if err != nil && t.taggedLog.Allow() {
+		t.log.Warn().Err(err).Str("file", t.file).Uint32("pos", t.pos).
+			Msg("tagged GTID event not decoded; its transaction has no GTID or commit time")
 	}
 }
 
