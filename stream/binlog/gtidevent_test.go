@@ -283,3 +283,37 @@ func TestTranslator_taggedUndecodable(t *testing.T) {
 		t.Errorf("warning logged %d times, want 1:\n%s", n, logged.String())
 	}
 }
+
+// TestTranslator_mysqlGTIDAllocs pins the untagged MySQL path (the
+// benchmark's binlog is MariaDB's): a GTID + BEGIN + XID transaction is
+// translated and metered without allocating.
+func TestTranslator_mysqlGTIDAllocs(t *testing.T) {
+	m := stream.NewMeter(stream.MeterOptions{HeartbeatPeriod: time.Second})
+	tr := newTranslator(m, zerolog.Nop(), nil)
+	tr.startSession(stream.Position{File: "binlog.000001", Pos: 4})
+	m.Connected()
+	begin := append(make([]byte, queryPostHeaderLen+1), "BEGIN"...)
+	var raws [][]byte
+	pos := uint32(4)
+	for _, ev := range []struct {
+		typ  byte
+		body []byte
+	}{{evGTID, mysqlGTIDBodies[0].body}, {evQuery, begin}, {evXID, make([]byte, 8)}} {
+		pos += uint32(headerLen + len(ev.body) + checksumLen)
+		raws = append(raws, event(uint32(time.Now().Unix()), ev.typ, pos, 0, ev.body, true))
+	}
+	pass := func() {
+		for _, raw := range raws {
+			if err := tr.handle(raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pass()
+	if allocs := testing.AllocsPerRun(100, pass); allocs != 0 {
+		t.Errorf("%.1f allocations per transaction, want none", allocs)
+	}
+	if m.Snapshot().Transactions < 100 {
+		t.Errorf("transactions = %d, want every pass counted", m.Snapshot().Transactions)
+	}
+}
