@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -441,12 +442,12 @@ func (m *Meter) TakeInterval() Interval {
 func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
 	if m.lagSource != nil {
 		if v, ok := m.lagSource(now); ok {
-			return &v, ""
+			return toMicros(v), ""
 		}
 	}
 	atEnd := m.caughtUp || pos.File != "" && m.serverEnd.File != "" && pos.Compare(m.serverEnd) >= 0
 	if v, ok := m.commitLag(now, pos, atEnd); ok {
-		return &v, ""
+		return toMicros(v), ""
 	}
 	if v, ok := Lag(now, m.lastEventTime, atEnd); ok {
 		return &v, ""
@@ -455,6 +456,13 @@ func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
 		return nil, "the stream has not connected yet"
 	}
 	return nil, "no event received yet and the server's binlog end not reached"
+}
+
+// toMicros rounds an exact lag to the microsecond its sources measure, so
+// /status and stream.stats say 0.005246, not 0.005246000000000001.
+func toMicros(v float64) *float64 {
+	v = math.Round(v*1e6) / 1e6
+	return &v
 }
 
 // commitLag is lag from commit timestamps (MySQL 8's

@@ -699,3 +699,16 @@ func BenchmarkMeter_Commit(b *testing.B) {
 		m.Commit(batch)
 	}
 }
+
+// An exact lag is published to the microsecond its sources measure: the
+// canary's float arithmetic must not leak into /status as
+// 0.30000000000000004.
+func TestMeter_exactLagInMicroseconds(t *testing.T) {
+	m, _ := newTestMeter(MeterOptions{})
+	m.Connected()
+	a, b := 0.1, 0.2 // at run time, not exact constant arithmetic
+	m.SetLagSource(func(time.Time) (float64, bool) { return a + b, true })
+	if lag := m.Snapshot().LagSeconds; lag == nil || *lag != 0.3 {
+		t.Fatalf("lag %v, want exactly 0.3", lag)
+	}
+}
