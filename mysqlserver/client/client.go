@@ -45,7 +45,7 @@ type Conn struct {
 func Connect(ctx context.Context, t Target, deadline time.Time) (*Conn, error) {
 	c, err := t.connect(ctx, t.TLS, deadline)
 	usedTLS := t.TLS != nil
-	if Preferred(err, t.TLS, t.TLSPreferred) {
+	if fallBackToPlain(err, t.TLS, t.TLSPreferred) {
 		c, err = t.connect(ctx, nil, deadline)
 		usedTLS = false
 	}
@@ -66,10 +66,14 @@ func (t Target) connect(ctx context.Context, tlsCfg *tls.Config, deadline time.T
 			d := net.Dialer{Deadline: deadline}
 			c, err = d.DialContext(ctx, network, addr)
 		}
-		if err == nil {
-			err = c.SetDeadline(deadline) // bounds the MySQL handshake too
+		if err != nil {
+			return nil, err
 		}
-		return c, err
+		if err := c.SetDeadline(deadline); err != nil { // bounds the MySQL handshake too
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	}
 	network := "tcp"
 	if strings.HasPrefix(t.Addr, "/") {
@@ -121,9 +125,21 @@ func (c *Conn) Exec(sql string) error {
 	return err
 }
 
+// quitTimeout bounds the goodbye: the connection's last deadline has
+// usually passed by the time it is closed.
+const quitTimeout = time.Second
+
 // Quit says goodbye (COM_QUIT), so the server logs no aborted connection,
-// and closes the connection.
-func (c *Conn) Quit() error { return c.c.Quit() }
+// and always closes the connection: go-mysql's Quit leaves the socket open
+// when the goodbye cannot be written.
+func (c *Conn) Quit() error {
+	_ = c.c.SetDeadline(time.Now().Add(quitTimeout))
+	err := c.c.Quit()
+	if err != nil {
+		_ = c.c.Close()
+	}
+	return err
+}
 
 // Close closes the connection without a goodbye.
 func (c *Conn) Close() error { return c.c.Close() }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
 )
 
 // liveTarget starts a throwaway server (no TLS) and returns how to reach it.
@@ -53,4 +54,39 @@ func TestConnect_tlsPreferredFallsBackOnlyWhenPreferred(t *testing.T) {
 	if _, err := connect(t, target); err == nil {
 		t.Fatal("required TLS against a server without TLS: connected, want an error")
 	}
+}
+
+// Quit on a connection whose deadline has passed (a probe closing after
+// its poll timed out) still says goodbye and frees the server's thread:
+// the socket is never left open.
+func TestQuit_afterDeadlineClosesTheConnection(t *testing.T) {
+	target := liveTarget(t)
+	a, err := connect(t, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher, err := connect(t, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uint64(a.ConnectionID())
+	if err := a.SetDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Quit(); err != nil {
+		t.Errorf("Quit after the deadline: %v", err)
+	}
+	testwait.Until(t, "the server's thread for the connection gone", 30*time.Second, func() bool {
+		rows, err := watcher.Query("SHOW PROCESSLIST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := rows.Column("Id")
+		for i := range rows.Rows {
+			if rows.Uint(i, col) == id {
+				return false
+			}
+		}
+		return true
+	})
 }

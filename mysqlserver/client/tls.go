@@ -9,8 +9,8 @@ import (
 // (client/auth.go, readInitialHandshake).
 const noTLS = "does not support TLS"
 
-// Preferred reports whether err means "the server offers no TLS" and the
+// fallBackToPlain reports whether err means "the server offers no TLS" and the
 // connection may be retried in plain text because TLS is only preferred.
-func Preferred(err error, cfg *tls.Config, preferred bool) bool {
+func fallBackToPlain(err error, cfg *tls.Config, preferred bool) bool {
 	return err != nil && cfg != nil && preferred && strings.Contains(err.Error(), noTLS)
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestPreferred(t *testing.T) {
+func TestFallBackToPlain(t *testing.T) {
 	noTLSErr := errors.New("connect: readInitialHandshake: the MySQL Server does not support TLS required by the client")
 	cfg := &tls.Config{}
 	tests := []struct {
@@ -24,7 +24,7 @@ func TestPreferred(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Preferred(tt.err, tt.cfg, tt.preferred); got != tt.want {
+			if got := fallBackToPlain(tt.err, tt.cfg, tt.preferred); got != tt.want {
 				t.Errorf("Preferred = %v, want %v", got, tt.want)
 			}
 		})
