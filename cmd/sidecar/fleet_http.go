@@ -32,17 +32,19 @@ func fleetServe(ctx context.Context, js jetstream.JetStream, f fleetFlags, stdou
 	var latest atomic.Pointer[fleet.View]
 	log := zerolog.New(stderr).With().Timestamp().Str("command", "fleet").Logger()
 	srv := api.New(f.http, api.Sources{}, log, api.WithHandler(fleetHandler(&latest)), api.WithWebConfig(f.webConfig))
-	sctx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
+	// The server and the reads end together: ctx ending stops both, and a
+	// server that fails (a certificate gone unreadable) stops the reads.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, ln) }()
+	go func() { served <- srv.Serve(sctx, ln); stop() }()
 	auth := "plain HTTP, no authentication"
 	if f.webConfig != "" {
-		auth = "TLS and basic auth of SIDECAR_WEB_CONFIG_FILE"
+		auth = "TLS and basic auth as SIDECAR_WEB_CONFIG_FILE sets them"
 	}
 	fmt.Fprintf(stdout, "sidecar fleet: serving / and /fleet.json on %s (%s)\n", ln.Addr(), auth)
-	code := watchFleet(ctx, js, f, stderr, nil, nil, func(v fleet.View) { latest.Store(&v) })
-	stopServing()
+	code := watchFleet(sctx, js, f, stderr, nil, nil, func(v fleet.View) { latest.Store(&v) })
+	stop()
 	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "sidecar fleet: --http %s: %v\n", f.http, err)
 		return exitFatal

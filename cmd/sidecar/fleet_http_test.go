@@ -125,7 +125,7 @@ func TestFleetCommand_HTTPWebConfig(t *testing.T) {
 	}()
 	var addr string
 	waitFor(t, "the address served", 30*time.Second, func() bool {
-		m := regexp.MustCompile(`serving / and /fleet.json on (\S+) \(TLS and basic auth`).FindStringSubmatch(out.String())
+		m := regexp.MustCompile(`serving / and /fleet.json on (\S+) \(TLS and basic auth as`).FindStringSubmatch(out.String())
 		if m != nil {
 			addr = m[1]
 		}
