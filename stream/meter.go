@@ -141,12 +141,11 @@ type Meter struct {
 	// no evidence, the binlog timestamps' rule applies.
 	lagSource func(now time.Time) (float64, bool)
 
+	mu sync.Mutex // guards everything below
 	// The newest transaction that carried its commit time
 	// (Batch.CommitTimeUS): that time, and how late it arrived.
-	commitTime  time.Time
-	commitDelay time.Duration
-
-	mu             sync.Mutex
+	commitTime     time.Time
+	commitDelay    time.Duration
 	connected      bool
 	connectedSince time.Time
 	lastReceived   time.Time
