@@ -59,20 +59,17 @@ func (f *Follower) Entries(ctx context.Context) ([]fleet.Entry, error) {
 // values are read, so that a value put meanwhile is read again by the
 // next follow rather than missed.
 func (f *Follower) resync(ctx context.Context) error {
-	var stream jetstream.Stream
-	err := within(ctx, func(ctx context.Context) (err error) {
-		stream, err = f.JS.Stream(ctx, "KV_"+f.Bucket)
-		return err
-	})
+	stream, err := bucketStream(ctx, f.JS, f.Bucket)
 	if err != nil {
-		return fmt.Errorf("read key-value bucket %s: %w", f.Bucket, err)
+		return err
 	}
-	entries, _, err := Read(ctx, f.JS, f.Bucket)
+	last := stream.CachedInfo().State.LastSeq
+	entries, _, err := readStream(ctx, stream, f.Bucket)
 	if err != nil {
 		return err
 	}
 	f.st.Update(entries)
-	f.stream, f.next, f.resyncAt = stream, stream.CachedInfo().State.LastSeq+1, time.Now().Add(ResyncEvery)
+	f.stream, f.next, f.resyncAt = stream, last+1, time.Now().Add(ResyncEvery)
 	return nil
 }
 

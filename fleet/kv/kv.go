@@ -80,25 +80,36 @@ const RequestTimeout = 2 * time.Second
 // working on a cluster while a consumer could not be placed. Each request
 // is bounded by RequestTimeout as well as by ctx.
 func Read(ctx context.Context, js jetstream.JetStream, bucket string) (entries []fleet.Entry, bad int, err error) {
-	var stream jetstream.Stream
+	stream, err := bucketStream(ctx, js, bucket)
+	if err != nil {
+		return nil, 0, err
+	}
+	return readStream(ctx, stream, bucket)
+}
+
+// bucketStream binds the bucket's stream (one request).
+func bucketStream(ctx context.Context, js jetstream.JetStream, bucket string) (stream jetstream.Stream, err error) {
+	err = within(ctx, func(ctx context.Context) (err error) {
+		stream, err = js.Stream(ctx, "KV_"+bucket)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read key-value bucket %s: %w", bucket, err)
+	}
+	return stream, nil
+}
+
+// readStream is Read on a bound stream: the subject list, then each
+// subject's last message.
+func readStream(ctx context.Context, stream jetstream.Stream, bucket string) (entries []fleet.Entry, bad int, err error) {
 	var info *jetstream.StreamInfo
 	prefix := "$KV." + bucket + "."
 	err = within(ctx, func(ctx context.Context) (err error) {
-		if stream, err = js.Stream(ctx, "KV_"+bucket); err != nil {
-			return fmt.Errorf("read key-value bucket %s: %w", bucket, err)
-		}
-		return nil
+		info, err = stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+		return err
 	})
-	if err == nil {
-		err = within(ctx, func(ctx context.Context) (err error) {
-			if info, err = stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">")); err != nil {
-				return fmt.Errorf("list key-value bucket %s: %w", bucket, err)
-			}
-			return nil
-		})
-	}
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list key-value bucket %s: %w", bucket, err)
 	}
 	subjects := make([]string, 0, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
