@@ -391,19 +391,12 @@ func readStream(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]storedEvent, 0, info.State.Msgs)
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatalf("%s message %d: %v", name, seq, err)
-		}
+	msgs := testnats.StoredMessages(t, ctx, s)
+	out := make([]storedEvent, 0, len(msgs))
+	for _, m := range msgs {
 		var e storedEvent
 		if err := json.Unmarshal(m.Data, &e); err != nil {
-			t.Fatalf("%s message %d: %v", name, seq, err)
+			t.Fatalf("%s message %d: %v", name, m.Sequence, err)
 		}
 		out = append(out, e)
 	}

@@ -257,15 +257,7 @@ func TestFleetCommand_Publish(t *testing.T) {
 	}()
 	states := func() []string {
 		var got []string
-		info, err := stream.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
-			m, err := stream.GetMsg(ctx, seq)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, m := range testnats.StoredMessages(t, ctx, stream) {
 			var e struct {
 				Type string `json:"type"`
 				Data struct {

@@ -70,16 +70,8 @@ func TestAnnouncer_TwoPublishersEachTransitionOnce(t *testing.T) {
 	}
 	both(nil)
 
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []string
-	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
-		m, err := stream.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range testnats.StoredMessages(t, ctx, stream) {
 		var e struct {
 			Type string `json:"type"`
 			Data struct {

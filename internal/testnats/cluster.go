@@ -161,3 +161,23 @@ func Embedded(t testing.TB, ctx context.Context) (url string, sidecar *nats.Conn
 	t.Cleanup(nc.Close)
 	return e.ClientURL(), nc
 }
+
+// StoredMessages reads every message stream holds, by sequence number, in
+// order: no consumer, so a test sees what the stream stored, not what a
+// consumer would be given.
+func StoredMessages(t testing.TB, ctx context.Context, stream jetstream.Stream) []*jetstream.RawStreamMsg {
+	t.Helper()
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*jetstream.RawStreamMsg, 0, info.State.Msgs)
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("%s message %d: %v", info.Config.Name, seq, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
