@@ -363,7 +363,8 @@ func (m *Meter) SetServerEnd(p Position) {
 
 // SetLagSource makes lag come from src while it knows (ok true), e.g. the
 // commit-latency canary, which measures it to the millisecond. src is
-// called with the meter locked: it must not call the meter. Set it before
+// called without the meter's lock (the stream's Commit never waits
+// behind the source's own lock). Set it before
 // the meter is shared.
 func (m *Meter) SetLagSource(src func(now time.Time) (seconds float64, ok bool)) {
 	m.lagSource = src
@@ -380,10 +381,11 @@ func (m *Meter) Position() Position {
 // Snapshot returns a copy of everything the meter knows, as of now.
 func (m *Meter) Snapshot() Snapshot {
 	now := m.now()
+	exact, exactOK := m.exactLag(now) // before the lock: the source has its own
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pos := Position{File: m.file, Pos: m.pos, GTID: m.gtid.String()}
-	lag, lagWhy := m.lag(now, pos)
+	lag, lagWhy := m.lag(now, pos, exact, exactOK)
 	behind, behindWhy := behindBytes(pos, m.serverEnd)
 	s := Snapshot{
 		At:                 now,
@@ -437,12 +439,21 @@ func (m *Meter) TakeInterval() Interval {
 	return iv
 }
 
-// lag is Lag on the meter's state, with the reason when it is not known.
-func (m *Meter) lag(now time.Time, pos Position) (*float64, string) {
-	if m.lagSource != nil {
-		if v, ok := m.lagSource(now); ok {
-			return toMicros(v), ""
-		}
+// exactLag asks the lag source (the canary), if any. It is called without
+// the meter's lock: the source takes its own, and the stream's Commit must
+// never wait behind it.
+func (m *Meter) exactLag(now time.Time) (float64, bool) {
+	if m.lagSource == nil {
+		return 0, false
+	}
+	return m.lagSource(now)
+}
+
+// lag is Lag on the meter's state, with the reason when it is not known;
+// exact (when exactOK) is the lag source's figure, which comes first.
+func (m *Meter) lag(now time.Time, pos Position, exact float64, exactOK bool) (*float64, string) {
+	if exactOK {
+		return toMicros(exact), ""
 	}
 	atEnd := m.caughtUp || pos.File != "" && m.serverEnd.File != "" && pos.Compare(m.serverEnd) >= 0
 	if v, ok := m.commitLag(now, pos, atEnd); ok {
