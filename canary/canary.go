@@ -47,7 +47,10 @@ const (
 
 // Config configures a Canary.
 type Config struct {
-	Target   client.Target
+	Target client.Target
+	// Flavor is SIDECAR_MYSQL_FLAVOR: mysqlserver.FlavorMySQL or
+	// FlavorMariaDB to skip detection; "" or FlavorAuto detects.
+	Flavor   string
 	Instance string // the row's key
 	Interval time.Duration
 	Timeout  time.Duration
@@ -191,7 +194,7 @@ func (c *Canary) Run(ctx context.Context) error {
 		}
 		if cn == nil {
 			var err error
-			if cn, err = dial(ctx, c.cfg.Target, c.cfg.Timeout); err != nil {
+			if cn, err = dial(ctx, c.cfg.Target, c.cfg.Flavor, c.cfg.Timeout); err != nil {
 				c.fail(StateFailing, err)
 				notUntil = time.Now().Add(retryAfter)
 				continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testdb"
 	"github.com/binlog-sidecar/binlog-sidecar/internal/testwait"
+	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver"
 	"github.com/binlog-sidecar/binlog-sidecar/mysqlserver/client"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 	"github.com/binlog-sidecar/binlog-sidecar/stream/binlog"
@@ -175,4 +176,22 @@ func TestCanary_lockedTableKilledNoPileUp(t *testing.T) {
 	}
 	writes := s.Writes
 	waitStatus(t, c, "writing after UNLOCK", 30*time.Second, func(s Status) bool { return s.State == StateWriting && s.Writes > writes })
+}
+
+// SIDECAR_MYSQL_FLAVOR holds for the canary as for the stream and the
+// probe: a MariaDB server whose version string does not say so (here
+// --version=8.0.36, as a proxy or an override may show it) is written to
+// as MariaDB when the setting says mariadb.
+func TestCanary_flavorSetting(t *testing.T) {
+	p := testdb.StartPrimary(t, testdb.Options{Extra: []string{"--version=8.0.36"}})
+	cfg := Config{Flavor: mysqlserver.FlavorMariaDB, Interval: 200 * time.Millisecond}
+	cfg.Target = client.Target{Addr: p.Addr, User: "bench", Password: "bench"}
+	c := New(cfg, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	waitStatus(t, c, "writing on a MariaDB that reports 8.0.36", 60*time.Second, func(s Status) bool {
+		return s.State == StateWriting && s.Writes >= 2
+	})
 }

@@ -66,31 +66,35 @@ type conn struct {
 	c       *client.Conn
 	id      uint32 // connection id, for KILL QUERY
 	version mysqlserver.Version
-	mariadb bool
+	flavor  string // mysqlserver.FlavorMySQL or FlavorMariaDB
 }
+
+func (cn *conn) mariadb() bool { return cn.flavor == mysqlserver.FlavorMariaDB }
 
 // dial opens the canary's connection and sets its session timeouts. The
 // server-side timeouts are backstops at twice Timeout: the canary itself
 // kills a write at Timeout (kill), which also covers waits no statement
 // timeout interrupts (a semi-sync wait).
-func dial(ctx context.Context, t client.Target, timeout time.Duration) (*conn, error) {
+// flavor is SIDECAR_MYSQL_FLAVOR's setting: auto ("") detects it from the
+// server's version, as the stream and the probe do.
+func dial(ctx context.Context, t client.Target, flavor string, timeout time.Duration) (*conn, error) {
 	c, err := client.Connect(ctx, t, time.Now().Add(dialTimeout))
 	if err != nil {
 		return nil, err
 	}
 	v := c.ServerVersion()
 	cn := &conn{c: c, id: c.ConnectionID(), version: mysqlserver.ParseVersion(v),
-		mariadb: mysqlserver.Flavor(v, "") == mysqlserver.FlavorMariaDB}
+		flavor: mysqlserver.ResolveFlavor(flavor, v, "")}
 	secs := int(math.Ceil((2 * timeout).Seconds()))
 	set := fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
-	if cn.mariadb {
+	if cn.mariadb() {
 		set += fmt.Sprintf(", max_statement_time = %d", secs)
 	}
 	if _, err := cn.exec(set, dialTimeout); err != nil {
 		cn.close()
 		return nil, fmt.Errorf("set session timeouts: %w", err)
 	}
-	if cn.mariadb {
+	if cn.mariadb() {
 		// MariaDB logs each row statement's text (Annotate_rows, on by
 		// default): 269 of the 501 bytes a canary write adds to the binlog.
 		// Best effort: without it the canary works the same.
@@ -119,7 +123,7 @@ func (cn *conn) exec(sql string, timeout time.Duration) (client.Rows, error) {
 // is read-only (read_only, super_read_only) or a replica of another server.
 func (cn *conn) writable() error {
 	q := sqlReadOnly
-	if !cn.mariadb {
+	if !cn.mariadb() {
 		q = sqlSuperReadOnly
 	}
 	res, err := cn.exec(q, dialTimeout)
@@ -142,13 +146,9 @@ func (cn *conn) writable() error {
 // the statements and columns are the health probe's channel read.
 // Without the privilege to read it, read_only alone decides.
 func (cn *conn) sourceOf() (string, error) {
-	flavor := mysqlserver.FlavorMySQL
-	if cn.mariadb {
-		flavor = mysqlserver.FlavorMariaDB
-	}
 	err := errors.New("no statement reads this server's replication channels")
 	tried := map[string]bool{}
-	for _, st := range mysqlserver.Statements(mysqlserver.ReadChannels, flavor, cn.version, false) {
+	for _, st := range mysqlserver.Statements(mysqlserver.ReadChannels, cn.flavor, cn.version, false) {
 		if tried[st.SQL] { // the same statement under another privilege
 			continue
 		}

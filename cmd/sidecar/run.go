@@ -245,7 +245,7 @@ func newCanary(cfg Config, tlsCfg *tls.Config, meter *stream.Meter, log zerolog.
 	c := canary.New(canary.Config{
 		Target: client.Target{Addr: cfg.MySQL.Addr, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
 			TLS: tlsCfg, TLSPreferred: cfg.MySQL.TLSMode == "preferred"},
-		Instance: cfg.Instance, Interval: cfg.CanaryInterval, Timeout: cfg.CanaryTimeout, Slow: cfg.CanarySlow,
+		Flavor: cfg.MySQL.Flavor, Instance: cfg.Instance, Interval: cfg.CanaryInterval, Timeout: cfg.CanaryTimeout, Slow: cfg.CanarySlow,
 	}, log)
 	meter.SetLagSource(c.Lag)
 	return c
