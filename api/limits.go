@@ -8,6 +8,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/net/netutil"
+
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 )
 
 // Limits bound what clients can hold of the server, so that neither idle
@@ -89,10 +91,11 @@ type connCount struct {
 	limit int
 	log   zerolog.Logger
 
-	mu     sync.Mutex
-	open   int
-	peak   int
-	warned time.Time
+	warn lograte.Limiter // the cap-reached line, once a minute
+
+	mu   sync.Mutex
+	open int
+	peak int
 }
 
 // listener counts the connections ln accepts until each is closed. It wraps
@@ -130,8 +133,7 @@ func (c *connCount) opened() {
 	defer c.mu.Unlock()
 	c.open++
 	c.peak = max(c.peak, c.open)
-	if c.limit > 0 && c.open >= c.limit && time.Since(c.warned) > time.Minute {
-		c.warned = time.Now()
+	if c.limit > 0 && c.open >= c.limit && c.warn.Allow() {
 		c.log.Warn().Int("max_conns", c.limit).Msg("http connection cap reached; new connections wait until one closes")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-sidecar/binlog-sidecar/canary"
 	"github.com/binlog-sidecar/binlog-sidecar/events"
 	"github.com/binlog-sidecar/binlog-sidecar/health"
+	"github.com/binlog-sidecar/binlog-sidecar/internal/lograte"
 	"github.com/binlog-sidecar/binlog-sidecar/stream"
 )
 
@@ -72,7 +73,7 @@ func New(addr string, src Sources, log zerolog.Logger, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.conns = &connCount{limit: s.limits.MaxConns, log: s.log}
+	s.conns = &connCount{limit: s.limits.MaxConns, log: s.log, warn: lograte.Limiter{Every: time.Minute}}
 	var h http.Handler = s.handler
 	if h == nil {
 		h = s.routes()
