@@ -1,8 +1,8 @@
 // Package lograte lets a repeated log line through at most once per
 // interval: a failure that repeats at every poll, publish or reconnect
 // shows in the log without flooding it, and a new or changed failure shows
-// at once. The publisher, the spool, the binlog stream and the fleet
-// writer share it, so the rule is written once.
+// at once. The publisher, the spool, the binlog stream, the fleet
+// writer and the HTTP connection cap share it, so the rule is written once.
 package lograte
 
 import (
