@@ -128,12 +128,10 @@ func New(cfg Config, log zerolog.Logger) *Canary {
 	}
 	c := &Canary{cfg: cfg, log: log.With().Str("component", "canary").Logger(),
 		commitWin: newWindow(windowSize), delivWin: newWindow(windowSize)}
-	c.st = Status{State: StateStarting, IntervalMS: durMS(cfg.Interval), TimeoutMS: durMS(cfg.Timeout), SlowMS: durMS(cfg.Slow),
+	c.st = Status{State: StateStarting, IntervalMS: ms(cfg.Interval), TimeoutMS: ms(cfg.Timeout), SlowMS: ms(cfg.Slow),
 		CommitHist: stream.NewSeconds(Buckets), DeliveryHist: stream.NewSeconds(Buckets)}
 	return c
 }
-
-func durMS(d time.Duration) float64 { return ms(d) }
 
 // result is how one write ended.
 type result struct {

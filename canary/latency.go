@@ -24,7 +24,7 @@ func Summarize(samples []time.Duration) *stream.LatencySummary {
 }
 
 // ms is d in milliseconds, rounded to the microsecond.
-func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // window keeps the last n samples, oldest overwritten first.
 type window struct {
